@@ -1,0 +1,259 @@
+"""``ZooOptimizer``: the shared base of every keras_optim_zoo optimizer.
+
+What lives here, once, so that each algorithm module holds only its own update:
+
+* **argument handling** – the Keras base arguments are passed through; unknown arguments raise a
+  ``TypeError`` naming them; the Keras 2 spellings used by old tutorials (``lr=``, ``decay=``,
+  ``epsilon=None``) are translated with a ``DeprecationWarning`` (see ``_translate_keras2``);
+* **state** – per-variable slots declared by ``_slot_specs()`` and created in ``build``; optimizer-wide
+  per-step state advanced once per step by ``_advance_step_state()``;
+* **the step** – ``update_step`` reads the variable and its slots, calls the algorithm's pure function
+  ``_update(gradient, variable, slots, learning_rate)`` and writes the results back;
+* **sparse gradients** – ``tf.IndexedSlices`` have duplicate indices summed first; then either the
+  touched rows only are updated (``_lazy_sparse()`` is True: only for algorithms in which a zero
+  gradient leaves a row and its state unchanged, so the result equals the dense one exactly) or the
+  gradient is made dense (every other algorithm, as Keras does).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import keras
+from keras import ops
+
+from keras_optim_zoo import checks
+from keras_optim_zoo import sparse
+
+#: Keyword arguments of ``keras.optimizers.Optimizer`` that every zoo optimizer passes through.
+KERAS_BASE_KWARGS = (
+    "weight_decay",
+    "clipnorm",
+    "clipvalue",
+    "global_clipnorm",
+    "use_ema",
+    "ema_momentum",
+    "ema_overwrite_frequency",
+    "loss_scale_factor",
+    "gradient_accumulation_steps",
+    "name",
+)
+
+#: ``epsilon=None`` meant this in Keras 2 (``keras.backend.epsilon()``).
+KERAS2_DEFAULT_EPSILON = 1e-7
+
+
+def _warn_keras2(message):
+    warnings.warn(message, DeprecationWarning, stacklevel=4)
+
+
+def _translate_keras2(cls, learning_rate, kwargs):
+    """Translate Keras 2 arguments; returns ``(learning_rate, decay, kwargs_without_them)``."""
+    kwargs = dict(kwargs)
+    if "lr" in kwargs:
+        lr = kwargs.pop("lr")
+        default = inspect.signature(cls.__init__).parameters["learning_rate"].default
+        if learning_rate is not default and learning_rate != default:
+            raise TypeError(
+                f"{cls.__name__} got both `lr` and `learning_rate`; `lr` is the Keras 2 name of "
+                "`learning_rate`, pass only `learning_rate`."
+            )
+        _warn_keras2(f"{cls.__name__}: `lr` is deprecated, use `learning_rate` (same meaning).")
+        learning_rate = lr
+    decay = kwargs.pop("decay", None)
+    if decay is not None:
+        decay = checks.non_negative("decay", decay)
+        if decay:
+            _warn_keras2(
+                f"{cls.__name__}: `decay` is deprecated (Keras 2). It is applied as Keras 2 did, "
+                "lr_t = learning_rate / (1 + decay * iterations); prefer "
+                "`keras.optimizers.schedules.InverseTimeDecay(learning_rate, 1, decay)`."
+            )
+    unknown = sorted(set(kwargs) - set(KERAS_BASE_KWARGS))
+    if unknown:
+        valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
+        raise TypeError(
+            f"{cls.__name__} got unexpected keyword argument(s) {', '.join(map(repr, unknown))}. "
+            f"Valid arguments: {', '.join(valid + list(KERAS_BASE_KWARGS))}."
+        )
+    return learning_rate, decay or 0.0, kwargs
+
+
+def _check_learning_rate(learning_rate):
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(
+        learning_rate
+    ):
+        return learning_rate
+    return checks.non_negative("learning_rate", learning_rate)
+
+
+def _check_base_kwargs(kwargs):
+    checks.non_negative_or_none("weight_decay", kwargs.get("weight_decay"))
+    for name in ("clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor"):
+        checks.positive_or_none(name, kwargs.get(name))
+
+
+class ZooOptimizer(keras.optimizers.Optimizer):
+    """Base class of the zoo optimizers; see the module docstring for what it provides.
+
+    A subclass implements:
+
+    * ``__init__``: its own hyper-parameters, checked with ``keras_optim_zoo.checks``, every one
+      stored under its argument name and listed in ``_config_keys`` (so ``get_config`` has them);
+    * ``_slot_specs()``: ``[(slot_name, initializer), ...]``, the per-variable state;
+    * ``_update(gradient, variable, slots, learning_rate)``: a pure function of tensors returning
+      ``(new_variable, {slot_name: new_value})``; it must work element-wise on rows so that the lazy
+      sparse path can call it on gathered rows;
+    * optionally ``_lazy_sparse()`` and ``_build_step_state`` / ``_advance_step_state``.
+    """
+
+    #: Hyper-parameter attribute names added to ``get_config`` (each is a constructor argument).
+    _config_keys = ()
+
+    def __init__(self, learning_rate, **kwargs):
+        learning_rate, decay, kwargs = _translate_keras2(type(self), learning_rate, kwargs)
+        learning_rate = _check_learning_rate(learning_rate)
+        _check_base_kwargs(kwargs)
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.decay = decay
+        self._applying_gradients = False
+
+    # ------------------------------------------------------------------ arguments and config
+    @staticmethod
+    def _epsilon(epsilon):
+        """Check ``epsilon``; ``None`` is the Keras 2 spelling of 1e-7."""
+        if epsilon is None:
+            _warn_keras2("`epsilon=None` is deprecated (Keras 2); it means epsilon=1e-7.")
+            return KERAS2_DEFAULT_EPSILON
+        return checks.non_negative("epsilon", epsilon)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: getattr(self, key) for key in self._config_keys})
+        if self.decay:
+            config["decay"] = self.decay
+        return config
+
+    # ------------------------------------------------------------------ learning rate
+    def _backend_apply_gradients(self, grads, trainable_variables):
+        # Keras 2's `decay` acts on the learning rate used for the step (update and weight decay),
+        # while `optimizer.learning_rate` keeps reporting the base value, as `optimizer.lr` did in
+        # Keras 2 (so callbacks such as ReduceLROnPlateau keep working on the base value).
+        self._applying_gradients = True
+        try:
+            super()._backend_apply_gradients(grads, trainable_variables)
+        finally:
+            self._applying_gradients = False
+
+    def _get_current_learning_rate(self):
+        learning_rate = super()._get_current_learning_rate()
+        if self.decay and self._applying_gradients:
+            return self._keras2_decayed(learning_rate)
+        return learning_rate
+
+    def _keras2_decayed(self, learning_rate):
+        learning_rate = ops.convert_to_tensor(learning_rate)
+        step = ops.cast(self._iterations, learning_rate.dtype)
+        return learning_rate / (1.0 + ops.cast(self.decay, learning_rate.dtype) * step)
+
+    @property
+    def current_learning_rate(self):
+        """The learning rate the next step will use (schedule and Keras 2 ``decay`` applied)."""
+        learning_rate = super()._get_current_learning_rate()
+        return self._keras2_decayed(learning_rate) if self.decay else learning_rate
+
+    # ------------------------------------------------------------------ state
+    def _slot_specs(self):
+        """``[(slot_name, initializer), ...]`` created for every trainable variable."""
+        return []
+
+    def _lazy_sparse(self):
+        """True if a zero gradient leaves a row and its slots unchanged (exact lazy update)."""
+        return False
+
+    def build(self, var_list):
+        if self.built:
+            return
+        for variable in var_list:
+            dtype = keras.backend.standardize_dtype(variable.dtype)
+            if "float" not in dtype:
+                raise TypeError(
+                    f"{type(self).__name__} can only update floating-point variables; variable "
+                    f"{getattr(variable, 'path', variable.name)!r} has dtype {dtype}. "
+                    "Pass only trainable float variables (e.g. model.trainable_variables)."
+                )
+        super().build(var_list)
+        specs = self._slot_specs()
+        self._slot_names = [name for name, _ in specs]
+        slot_lists = (
+            self.add_optimizer_variables(
+                var_list, self._slot_names, initializer=[init for _, init in specs]
+            )
+            if specs
+            else ()
+        )
+        self._slots = dict(zip(self._slot_names, slot_lists))
+        self._build_step_state(var_list)
+
+    def _build_step_state(self, var_list):
+        """Create optimizer-wide per-step state (``self.add_variable``); none by default."""
+
+    def _advance_step_state(self):
+        """Advance optimizer-wide state once per step, before the variables are updated."""
+
+    def _step_state_dtype(self, var_list):
+        """float64 if any variable is float64, else float32 (never a 16-bit type for state)."""
+        dtypes = {keras.backend.standardize_dtype(v.dtype) for v in var_list}
+        return "float64" if "float64" in dtypes else "float32"
+
+    def get_slot(self, variable, name):
+        """The optimizer state ``name`` (e.g. ``"momentum"``) kept for ``variable``."""
+        return self._slots[name][self._get_variable_index(variable)]
+
+    def _local_step(self, dtype):
+        """The 1-based number of the step being taken, as ``dtype``."""
+        return ops.cast(self.iterations + 1, dtype)
+
+    # ------------------------------------------------------------------ the step
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        self._advance_step_state()
+        super()._backend_update_step(grads, trainable_variables, learning_rate)
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        learning_rate = ops.cast(learning_rate, dtype)
+        index = self._get_variable_index(variable)
+        slots = {name: self._slots[name][index] for name in self._slot_names}
+        if sparse.is_indexed_slices(gradient):
+            gradient = sparse.cast_values(gradient, dtype)
+            if self._lazy_sparse():
+                self._update_rows(sparse.deduplicate(gradient), variable, slots, learning_rate)
+                return
+            gradient = sparse.to_dense(gradient, ops.shape(variable)[0])
+        gradient = ops.cast(gradient, dtype)
+        new_variable, new_slots = self._update(
+            gradient,
+            ops.convert_to_tensor(variable),
+            {name: ops.convert_to_tensor(slot) for name, slot in slots.items()},
+            learning_rate,
+        )
+        for name, value in new_slots.items():
+            self.assign(slots[name], value)
+        self.assign(variable, new_variable)
+
+    def _update_rows(self, gradient, variable, slots, learning_rate):
+        """Lazy sparse step: the algorithm on the touched rows only, scattered back."""
+        indices = gradient.indices
+        new_rows, new_slot_rows = self._update(
+            gradient.values,
+            sparse.gather_rows(variable, indices),
+            {name: sparse.gather_rows(slot, indices) for name, slot in slots.items()},
+            learning_rate,
+        )
+        for name, rows in new_slot_rows.items():
+            self.assign(slots[name], sparse.rows_update(rows, indices, slots[name]))
+        self.assign(variable, sparse.rows_update(new_rows, indices, variable))
+
+    def _update(self, gradient, variable, slots, learning_rate):
+        raise NotImplementedError(f"{type(self).__name__} must implement _update().")

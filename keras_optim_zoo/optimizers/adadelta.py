@@ -1,0 +1,63 @@
+"""Adadelta: step sizes from running averages of squared gradients and squared updates."""
+
+from keras import ops
+
+from keras_optim_zoo import checks
+from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.moments import weighted_average
+from keras_optim_zoo.registry import register
+
+
+@register("zoo_adadelta")
+class ZooAdadelta(ZooOptimizer):
+    """Adadelta: step sizes from running averages of squared gradients and of squared updates.
+
+    Update (``g`` gradient, ``lr`` learning rate, ``rms(x) = sqrt(x + epsilon)``)::
+
+        Eg2  <- rho * Eg2 + (1 - rho) * g^2
+        dx    = -rms(Edx2) / rms(Eg2) * g
+        Edx2 <- rho * Edx2 + (1 - rho) * dx^2
+        w    <- w + lr * dx
+
+    Reference: Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701 (2012).
+
+    Conventions: the paper has no learning rate (lr = 1); Keras multiplies the update by
+    ``learning_rate`` (default 0.001, so training with the defaults is slow — use 1.0 for the
+    paper's method). Epsilon is inside both square roots. Defaults equal
+    ``keras.optimizers.Adadelta`` (rho 0.95, epsilon 1e-7); results equal it step for step, except
+    that duplicate sparse indices are summed before squaring.
+
+    Args:
+        learning_rate: float >= 0, schedule or callable. Default 0.001.
+        rho: float in [0, 1). Default 0.95.
+        epsilon: float >= 0 (``None``: Keras 2 spelling of 1e-7). Default 1e-7.
+        **kwargs: the Keras base optimizer arguments.
+
+    Example:
+        >>> model.compile(optimizer=keras_optim_zoo.ZooAdadelta(learning_rate=1.0), ...)
+    """
+
+    _config_keys = ("rho", "epsilon")
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = checks.beta("rho", rho)
+        self.epsilon = self._epsilon(epsilon)
+
+    def _slot_specs(self):
+        return [("accumulated_grad", "zeros"), ("accumulated_delta_var", "zeros")]
+
+    def _update(self, gradient, variable, slots, learning_rate):
+        def rms(x):
+            return ops.sqrt(ops.add(x, self.epsilon))
+
+        accumulated_grad = weighted_average(slots["accumulated_grad"], ops.square(gradient), self.rho)
+        delta = ops.negative(
+            ops.divide(ops.multiply(rms(slots["accumulated_delta_var"]), gradient), rms(accumulated_grad))
+        )
+        accumulated_delta = weighted_average(slots["accumulated_delta_var"], ops.square(delta), self.rho)
+        new_variable = ops.add(variable, ops.multiply(learning_rate, delta))
+        return new_variable, {
+            "accumulated_grad": accumulated_grad,
+            "accumulated_delta_var": accumulated_delta,
+        }

@@ -1,0 +1,90 @@
+"""Adam, with the AMSGrad option."""
+
+from keras import ops
+
+from keras_optim_zoo import checks
+from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.moments import adam_step_size, ema
+from keras_optim_zoo.registry import register
+
+
+class AdamFamily(ZooOptimizer):
+    """Shared hyper-parameters and moment slots of the Adam family (beta_1, beta_2, epsilon)."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = checks.beta("beta_1", beta_1)
+        self.beta_2 = checks.beta("beta_2", beta_2)
+        self.epsilon = self._epsilon(epsilon)
+
+    def _slot_specs(self):
+        return [("momentum", "zeros"), ("velocity", "zeros")]
+
+    def _moments(self, gradient, slots, beta_1=None, beta_2=None):
+        """First and second raw moments: ``m <- ema(m, g, beta_1)``, ``v <- ema(v, g^2, beta_2)``.
+
+        ``beta_1``/``beta_2`` default to the Python floats; Nadam passes them as tensors of the
+        variable's dtype because ``keras.optimizers.Nadam`` rounds ``1 - beta`` that way.
+        """
+        beta_1 = self.beta_1 if beta_1 is None else beta_1
+        beta_2 = self.beta_2 if beta_2 is None else beta_2
+        return (
+            ema(slots["momentum"], gradient, beta_1),
+            ema(slots["velocity"], ops.square(gradient), beta_2),
+        )
+
+
+@register("zoo_adam")
+class ZooAdam(AdamFamily):
+    """Adam: adaptive moment estimation, with the AMSGrad option.
+
+    Update (``g`` gradient, ``lr`` learning rate, ``t`` the 1-based step)::
+
+        m <- m + (g - m) * (1 - beta_1)
+        v <- v + (g^2 - v) * (1 - beta_2)
+        amsgrad:  v_hat <- max(v_hat, v) ; v = v_hat
+        alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+        w <- w - alpha * m / (sqrt(v) + epsilon)
+
+    References: Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv:1412.6980 (2014);
+    AMSGrad: Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
+
+    Conventions: bias correction is folded into the step size and epsilon is added outside the
+    square root *after* the correction ("epsilon hat", as in Keras and the paper's Section 2 note),
+    so it is ``epsilon / sqrt(1 - beta_2^t)`` in the paper's Algorithm 1 notation; torch and optax
+    add epsilon to the bias-corrected ``sqrt(v_hat)``. AMSGrad takes the running maximum of the raw
+    (not bias-corrected) ``v``. Defaults equal ``keras.optimizers.Adam`` (epsilon 1e-7); results
+    equal it step for step, except that duplicate sparse indices are summed before squaring.
+
+    Args:
+        learning_rate: float >= 0, schedule or callable. Default 0.001.
+        beta_1, beta_2: floats in [0, 1). Defaults 0.9, 0.999.
+        epsilon: float >= 0 (``None``: Keras 2 spelling of 1e-7). Default 1e-7.
+        amsgrad: bool. Default False.
+        **kwargs: the Keras base optimizer arguments.
+
+    Example:
+        >>> model.compile(optimizer=keras_optim_zoo.ZooAdam(3e-4, amsgrad=True), ...)
+        >>> keras.optimizers.get("zoo_adam")
+    """
+
+    _config_keys = AdamFamily._config_keys + ("amsgrad",)
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        self.amsgrad = checks.boolean("amsgrad", amsgrad)
+
+    def _slot_specs(self):
+        return super()._slot_specs() + ([("velocity_hat", "zeros")] if self.amsgrad else [])
+
+    def _update(self, gradient, variable, slots, learning_rate):
+        alpha = adam_step_size(learning_rate, self.beta_1, self.beta_2, self._local_step(variable.dtype))
+        m, v = self._moments(gradient, slots)
+        new = {"momentum": m, "velocity": v}
+        if self.amsgrad:
+            v = new["velocity_hat"] = ops.maximum(slots["velocity_hat"], v)
+        step = ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon))
+        return ops.subtract(variable, step), new

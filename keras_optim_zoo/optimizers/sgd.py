@@ -1,0 +1,64 @@
+"""Stochastic gradient descent with optional (Nesterov) momentum."""
+
+from keras import ops
+
+from keras_optim_zoo import checks
+from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.registry import register
+
+
+@register("zoo_sgd")
+class ZooSGD(ZooOptimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum.
+
+    Update (Keras form; ``g`` gradient, ``lr`` learning rate)::
+
+        momentum == 0:  w <- w - lr * g
+        momentum  > 0:  m <- momentum * m - lr * g
+                        w <- w + m                          (nesterov=False, heavy ball)
+                        w <- w + momentum * m - lr * g      (nesterov=True, with the new m)
+
+    References: Robbins & Monro (1951); Polyak (1964) for momentum; Nesterov (1983) and
+    Sutskever et al., "On the importance of initialization and momentum in deep learning",
+    ICML 2013, for the Nesterov form used here.
+
+    Conventions: the learning rate is inside the velocity (Keras, TF 1 ``MomentumOptimizer``),
+    whereas ``torch.optim.SGD`` keeps ``m <- momentum * m + g`` and multiplies by ``lr`` afterwards;
+    the two agree while ``lr`` is constant and differ after a learning-rate change.
+    Defaults equal ``keras.optimizers.SGD``; results equal it step for step.
+
+    Sparse gradients: with ``momentum == 0`` only the touched rows change (exactly the dense
+    result); with momentum every row's velocity decays, so the gradient is made dense first.
+
+    Args:
+        learning_rate: float >= 0, a ``LearningRateSchedule`` or a callable. Default 0.01.
+        momentum: float in [0, 1]. Default 0.
+        nesterov: bool. Default False.
+        **kwargs: the Keras base optimizer arguments (``weight_decay``, ``clipnorm``, ...).
+
+    Example:
+        >>> model.compile(optimizer=keras_optim_zoo.ZooSGD(0.1, momentum=0.9, nesterov=True), ...)
+        >>> model.compile(optimizer="zoo_sgd", ...)
+    """
+
+    _config_keys = ("momentum", "nesterov")
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = checks.in_range("momentum", momentum, 0.0, 1.0)
+        self.nesterov = checks.boolean("nesterov", nesterov)
+
+    def _slot_specs(self):
+        return [("momentum", "zeros")] if self.momentum else []
+
+    def _lazy_sparse(self):
+        return not self.momentum
+
+    def _update(self, gradient, variable, slots, learning_rate):
+        step = ops.multiply(gradient, learning_rate)
+        if not self.momentum:
+            return ops.subtract(variable, step), {}
+        m = ops.subtract(ops.multiply(slots["momentum"], self.momentum), step)
+        if self.nesterov:
+            return ops.add(variable, ops.subtract(ops.multiply(m, self.momentum), step)), {"momentum": m}
+        return ops.add(variable, m), {"momentum": m}

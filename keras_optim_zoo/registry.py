@@ -1,0 +1,70 @@
+"""The one place where optimizers are registered.
+
+``register("zoo_adam")`` on a class does three things:
+
+* registers the class as Keras-serializable (key ``"keras_optim_zoo>ZooAdam"``), so a ``.keras``
+  file that uses it reloads once ``keras_optim_zoo`` is imported;
+* adds the alias ``"zoo_adam"`` to Keras's custom objects, so ``keras.optimizers.get("zoo_adam")``
+  and ``model.compile(optimizer="zoo_adam")`` work next to the built-ins (registration alone does
+  not make a string identifier work);
+* records the name and the first line of the docstring for ``list_optimizers()``.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import keras
+
+PACKAGE = "keras_optim_zoo"
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(name):
+    """Class decorator registering an optimizer under ``name`` (must start with ``zoo_``)."""
+    if not name.startswith("zoo_"):
+        raise ValueError(f"Zoo optimizer names start with 'zoo_'; received {name!r}.")
+
+    def decorator(cls):
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"{name!r} is already registered to {_REGISTRY[name].__name__}.")
+        cls = keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+        keras.saving.get_custom_objects()[name] = cls
+        cls.registered_name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def summary(cls):
+    """The first line of a class docstring."""
+    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+def list_optimizers():
+    """``{name: one-line summary}`` for every registered optimizer, in registration order."""
+    return {name: summary(cls) for name, cls in _REGISTRY.items()}
+
+
+def optimizer_class(name):
+    """The class registered as ``name``; ``ValueError`` with close matches if there is none."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        pass
+    candidates = list(_REGISTRY)
+    key = str(name).lower()
+    close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)
+    close += [c for c in difflib.get_close_matches("zoo_" + key, candidates, n=3) if c not in close]
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(
+        f"Unknown optimizer {name!r}.{hint} Registered: {', '.join(candidates)} "
+        "(keras_optim_zoo.list_optimizers() lists them with summaries)."
+    )
+
+
+def get(name, **kwargs):
+    """A new optimizer registered as ``name``, built with ``kwargs``."""
+    return optimizer_class(name)(**kwargs)
