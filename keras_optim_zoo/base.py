@@ -220,8 +220,19 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         self._advance_step_state()
         super()._backend_update_step(grads, trainable_variables, learning_rate)
 
+    @staticmethod
+    def compute_dtype(variable_dtype):
+        """The dtype the update is computed in: float32 for 16-bit variables, else their own.
+
+        Keras's built-ins compute in the variable's dtype; in bfloat16, 0.999 rounds to 1, so Adam's
+        step size ``sqrt(1 - beta_2^t)`` is 0 and Nadam's ``v / (1 - beta_2^t)`` is NaN. The zoo
+        computes 16-bit updates in float32 and rounds the results once, when they are stored.
+        """
+        dtype = keras.backend.standardize_dtype(variable_dtype)
+        return "float32" if dtype in ("float16", "bfloat16") else dtype
+
     def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
+        dtype = self.compute_dtype(variable.dtype)
         learning_rate = ops.cast(learning_rate, dtype)
         index = self._get_variable_index(variable)
         slots = {name: self._slots[name][index] for name in self._slot_names}
@@ -231,13 +242,13 @@ class ZooOptimizer(keras.optimizers.Optimizer):
                 self._update_rows(sparse.deduplicate(gradient), variable, slots, learning_rate)
                 return
             gradient = sparse.to_dense(gradient, ops.shape(variable)[0])
-        gradient = ops.cast(gradient, dtype)
         new_variable, new_slots = self._update(
-            gradient,
-            ops.convert_to_tensor(variable),
-            {name: ops.convert_to_tensor(slot) for name, slot in slots.items()},
+            ops.cast(gradient, dtype),
+            ops.cast(variable, dtype),
+            {name: ops.cast(slot, dtype) for name, slot in slots.items()},
             learning_rate,
         )
+        # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
             self.assign(slots[name], value)
         self.assign(variable, new_variable)
@@ -245,14 +256,16 @@ class ZooOptimizer(keras.optimizers.Optimizer):
     def _update_rows(self, gradient, variable, slots, learning_rate):
         """Lazy sparse step: the algorithm on the touched rows only, scattered back."""
         indices = gradient.indices
+        dtype = gradient.dtype
+
+        def rows(v):
+            return ops.cast(sparse.gather_rows(v, indices), dtype)
+
         new_rows, new_slot_rows = self._update(
-            gradient.values,
-            sparse.gather_rows(variable, indices),
-            {name: sparse.gather_rows(slot, indices) for name, slot in slots.items()},
-            learning_rate,
+            gradient.values, rows(variable), {name: rows(slot) for name, slot in slots.items()}, learning_rate
         )
-        for name, rows in new_slot_rows.items():
-            self.assign(slots[name], sparse.rows_update(rows, indices, slots[name]))
+        for name, value in new_slot_rows.items():
+            self.assign(slots[name], sparse.rows_update(value, indices, slots[name]))
         self.assign(variable, sparse.rows_update(new_rows, indices, variable))
 
     def _update(self, gradient, variable, slots, learning_rate):

@@ -42,3 +42,16 @@ def bias_correction(beta, step):
 def adam_step_size(learning_rate, beta_1, beta_2, step):
     """Adam's bias corrections folded into the step size: ``lr * sqrt(1 - b2^t) / (1 - b1^t)``."""
     return learning_rate * ops.sqrt(bias_correction(beta_2, step)) / bias_correction(beta_1, step)
+
+
+def constant_initializer(value):
+    """A slot initializer filling with ``value`` rounded once to the slot's dtype.
+
+    (``keras.initializers.Constant`` casts through float32, so 0.1 in a float64 slot would be
+    ``0.10000000149...``.)
+    """
+
+    def initialize(shape, dtype=None):
+        return ops.multiply(ops.ones(shape, dtype=dtype), const(value, dtype))
+
+    return initialize

@@ -1,10 +1,10 @@
 """Adagrad: per-coordinate learning rates from the sum of squared gradients."""
 
-from keras import initializers
 from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.moments import constant_initializer
 from keras_optim_zoo.registry import register
 
 
@@ -46,7 +46,7 @@ class ZooAdagrad(ZooOptimizer):
         self.epsilon = self._epsilon(epsilon)
 
     def _slot_specs(self):
-        return [("accumulator", initializers.Constant(self.initial_accumulator_value))]
+        return [("accumulator", constant_initializer(self.initial_accumulator_value))]
 
     def _lazy_sparse(self):
         return True

@@ -1,0 +1,89 @@
+"""Helpers the table-driven tests share: gradient streams, a reference runner, small models."""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+SHAPES = ((3,), (4, 5), (2, 3, 4))
+
+
+def gradient_stream(rng, shapes, steps, sparse):
+    """``steps`` lists of per-variable gradients as ``(dense ndarray, tf gradient)`` pairs.
+
+    Sparse gradients are ``tf.IndexedSlices`` over the first axis whose indices always repeat
+    (``n + 1`` draws from ``n`` rows); the dense array is their sum per row, i.e. what the gradient
+    means, and what the reference sees.
+    """
+    stream = []
+    for _ in range(steps):
+        step = []
+        for shape in shapes:
+            if not sparse:
+                g = rng.normal(size=shape)
+                step.append((g, g))
+                continue
+            indices = rng.integers(0, shape[0], size=shape[0] + 1)
+            values = rng.normal(size=(len(indices),) + tuple(shape[1:]))
+            dense = np.zeros(shape)
+            np.add.at(dense, indices, values)
+            step.append((dense, (values, indices)))
+        stream.append(step)
+    return stream
+
+
+def to_tf_gradient(raw, shape, dtype):
+    if isinstance(raw, tuple):
+        values, indices = raw
+        return tf.IndexedSlices(
+            tf.constant(values, dtype), tf.constant(indices, tf.int64), tf.constant(shape, tf.int64)
+        )
+    return tf.constant(raw, dtype)
+
+
+def run_zoo(optimizer, initial, stream, dtype="float64"):
+    """Apply ``stream`` eagerly to fresh variables holding ``initial``; return their final values."""
+    variables = [keras.Variable(w, dtype=dtype, name=f"w{i}") for i, w in enumerate(initial)]
+    for step in stream:
+        grads = [to_tf_gradient(raw, w.shape, dtype) for (_, raw), w in zip(step, initial)]
+        optimizer.apply_gradients(zip(grads, variables))
+    return [v.numpy() for v in variables]
+
+
+def run_reference(factory, variant, initial, stream, learning_rates):
+    """The NumPy reference on the dense gradients; ``learning_rates[t-1]`` is step t's rate."""
+    init, update = factory(**variant)
+    results = []
+    for i, w in enumerate(initial):
+        state = init(np.array(w, dtype=np.float64))
+        w = np.array(w, dtype=np.float64)
+        for t, step in enumerate(stream, start=1):
+            w, state = update(step[i][0], state, w, t, learning_rates[t - 1])
+        results.append(w)
+    return results
+
+
+def embedding_model(seed, vocabulary=12, width=4):
+    """Embedding -> mean over tokens -> Dense(1): sparse gradients for the table, dense for the rest."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((3,), dtype="int32"),
+            keras.layers.Embedding(vocabulary, width),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+    return model
+
+
+def least_squares(seed=0, n=32, d=5):
+    """A small well-conditioned least-squares problem and its optimal loss."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n, d)).astype("float32")
+    x_true = rng.normal(size=(d, 1)).astype("float32")
+    b = (a @ x_true + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+    x_opt, *_ = np.linalg.lstsq(a.astype(np.float64), b.astype(np.float64), rcond=None)
+    best = 0.5 * np.mean((a @ x_opt - b) ** 2)
+    return a, b, float(best)

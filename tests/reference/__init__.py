@@ -1,0 +1,36 @@
+"""Plain-NumPy reference implementations of the classic optimizers.
+
+Each module holds one optax-style factory taking every hyperparameter of the
+matching Keras 3 built-in except the learning rate (same names, same defaults)
+and returning ``(init, update)``:
+
+* ``init(w) -> state``: ``w`` is a float64 ndarray, ``state`` a dict of float64
+  ndarrays (the slot names follow Keras 3's optimizer-variable names).
+* ``update(g, state, w, t, lr) -> (new_w, new_state)``: ``g`` is the dense
+  float64 gradient, ``t`` the 1-based step number (Keras' ``iterations + 1``),
+  ``lr`` the learning rate of this step.  Inputs are never mutated.
+
+The math follows Keras 3.15.1 (``keras/src/optimizers/*.py``) exactly; the
+tests in ``tests/test_reference.py`` check this against the built-ins.
+No Keras or TensorFlow is imported here on purpose.
+"""
+
+from .adadelta import adadelta
+from .adagrad import adagrad
+from .adam import adam
+from .adamax import adamax
+from .nadam import nadam
+from .rmsprop import rmsprop
+from .sgd import sgd
+
+REFERENCES = {
+    "sgd": sgd,
+    "rmsprop": rmsprop,
+    "adagrad": adagrad,
+    "adadelta": adadelta,
+    "adam": adam,
+    "adamax": adamax,
+    "nadam": nadam,
+}
+
+__all__ = ["REFERENCES", *REFERENCES]
