@@ -1,0 +1,51 @@
+"""Registry: listing, lookup by name, helpful errors."""
+
+import keras
+import pytest
+
+import keras_optim_zoo as koz
+from keras_optim_zoo.registry import register
+
+
+def test_list_optimizers_gives_names_and_one_line_summaries():
+    listed = koz.list_optimizers()
+    assert list(listed)[:7] == [
+        "zoo_sgd", "zoo_rmsprop", "zoo_adagrad", "zoo_adadelta", "zoo_adam", "zoo_adamax", "zoo_nadam",
+    ]
+    for name, summary in listed.items():
+        assert name.startswith("zoo_")
+        assert summary and "\n" not in summary and summary.endswith(".")
+
+
+def test_get_passes_arguments():
+    optimizer = koz.get("zoo_adam", learning_rate=0.02, amsgrad=True)
+    assert isinstance(optimizer, koz.ZooAdam) and optimizer.amsgrad
+    assert float(optimizer.learning_rate) == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(
+    "name, suggestion", [("nadam", "zoo_nadam"), ("zoo_nadm", "zoo_nadam"), ("ZOO_RMSPROP", "zoo_rmsprop")]
+)
+def test_unknown_name_suggests_the_closest(name, suggestion):
+    with pytest.raises(ValueError) as info:
+        koz.get(name)
+    message = str(info.value)
+    assert f"Did you mean '{suggestion}'" in message and repr(name) in message
+
+
+def test_unknown_name_without_close_match_lists_what_exists():
+    with pytest.raises(ValueError) as info:
+        koz.get("quantum_annealer")
+    assert "Did you mean" not in str(info.value) and "zoo_adam" in str(info.value)
+
+
+def test_builtins_still_resolve_next_to_the_zoo():
+    assert type(keras.optimizers.get("adam")) is keras.optimizers.Adam
+    assert type(keras.optimizers.get("zoo_adam")) is koz.ZooAdam
+
+
+def test_register_rejects_bad_and_duplicate_names():
+    with pytest.raises(ValueError, match="start with 'zoo_'"):
+        register("adam")
+    with pytest.raises(ValueError, match="already registered"):
+        register("zoo_adam")(type("Other", (koz.ZooAdam,), {}))
