@@ -11,27 +11,16 @@ next to the built-ins and ``.keras`` files that use them reload once this packag
 
 from keras_optim_zoo._version import __version__
 from keras_optim_zoo.base import ZooOptimizer
-from keras_optim_zoo.optimizers import (
-    ZooAdadelta,
-    ZooAdagrad,
-    ZooAdam,
-    ZooAdamax,
-    ZooNadam,
-    ZooRMSprop,
-    ZooSGD,
-)
+from keras_optim_zoo import optimizers as _optimizers
+from keras_optim_zoo.optimizers import *  # noqa: F401,F403  (every optimizer class)
 from keras_optim_zoo.registry import get, list_optimizers, optimizer_class
+from keras_optim_zoo.weight_decay import extend_with_decoupled_weight_decay
 
 __all__ = [
     "__version__",
     "ZooOptimizer",
-    "ZooSGD",
-    "ZooRMSprop",
-    "ZooAdagrad",
-    "ZooAdadelta",
-    "ZooAdam",
-    "ZooAdamax",
-    "ZooNadam",
+    *_optimizers.__all__,
+    "extend_with_decoupled_weight_decay",
     "get",
     "list_optimizers",
     "optimizer_class",

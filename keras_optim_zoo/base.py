@@ -25,6 +25,7 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo import sparse
+from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin, check_weight_decay_scaling
 
 #: Keyword arguments of ``keras.optimizers.Optimizer`` that every zoo optimizer passes through.
 KERAS_BASE_KWARGS = (
@@ -39,6 +40,9 @@ KERAS_BASE_KWARGS = (
     "gradient_accumulation_steps",
     "name",
 )
+
+#: Keyword arguments every zoo optimizer adds to the Keras ones.
+ZOO_BASE_KWARGS = ("weight_decay_scaling",)
 
 #: ``epsilon=None`` meant this in Keras 2 (``keras.backend.epsilon()``).
 KERAS2_DEFAULT_EPSILON = 1e-7
@@ -70,12 +74,12 @@ def _translate_keras2(cls, learning_rate, kwargs):
                 "lr_t = learning_rate / (1 + decay * iterations); prefer "
                 "`keras.optimizers.schedules.InverseTimeDecay(learning_rate, 1, decay)`."
             )
-    unknown = sorted(set(kwargs) - set(KERAS_BASE_KWARGS))
+    unknown = sorted(set(kwargs) - set(KERAS_BASE_KWARGS) - set(ZOO_BASE_KWARGS))
     if unknown:
         valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
         raise TypeError(
             f"{cls.__name__} got unexpected keyword argument(s) {', '.join(map(repr, unknown))}. "
-            f"Valid arguments: {', '.join(valid + list(KERAS_BASE_KWARGS))}."
+            f"Valid arguments: {', '.join(valid + list(KERAS_BASE_KWARGS + ZOO_BASE_KWARGS))}."
         )
     return learning_rate, decay or 0.0, kwargs
 
@@ -94,7 +98,7 @@ def _check_base_kwargs(kwargs):
         checks.positive_or_none(name, kwargs.get(name))
 
 
-class ZooOptimizer(keras.optimizers.Optimizer):
+class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     """Base class of the zoo optimizers; see the module docstring for what it provides.
 
     A subclass implements:
@@ -115,7 +119,9 @@ class ZooOptimizer(keras.optimizers.Optimizer):
         learning_rate, decay, kwargs = _translate_keras2(type(self), learning_rate, kwargs)
         learning_rate = _check_learning_rate(learning_rate)
         _check_base_kwargs(kwargs)
+        weight_decay_scaling = check_weight_decay_scaling(kwargs.pop("weight_decay_scaling", "learning_rate"))
         super().__init__(learning_rate=learning_rate, **kwargs)
+        self.weight_decay_scaling = weight_decay_scaling
         self.decay = decay
         self._applying_gradients = False
 

@@ -51,15 +51,35 @@ def run_zoo(optimizer, initial, stream, dtype="float64"):
     return [v.numpy() for v in variables]
 
 
-def run_reference(factory, variant, initial, stream, learning_rates):
-    """The NumPy reference on the dense gradients; ``learning_rates[t-1]`` is step t's rate."""
+def run_reference(factory, variant, initial, stream, learning_rates, lazy=False):
+    """The NumPy reference on the dense gradients; ``learning_rates[t-1]`` is step t's rate.
+
+    ``lazy=True`` (optimizers whose sparse semantics are lazy, e.g. LazyAdam): for a sparse
+    gradient the reference is applied to the touched rows only (the rows of the variable and of
+    every state array shaped like it); untouched rows keep their weights and state.
+    """
     init, update = factory(**variant)
     results = []
     for i, w in enumerate(initial):
-        state = init(np.array(w, dtype=np.float64))
         w = np.array(w, dtype=np.float64)
+        state = init(w.copy())
         for t, step in enumerate(stream, start=1):
-            w, state = update(step[i][0], state, w, t, learning_rates[t - 1])
+            dense, raw = step[i]
+            if lazy and isinstance(raw, tuple):
+                rows = np.unique(raw[1])
+                row_state = {k: (v[rows] if np.shape(v) == w.shape else v) for k, v in state.items()}
+                new_rows, new_state = update(dense[rows], row_state, w[rows], t, learning_rates[t - 1])
+                w = w.copy()
+                w[rows] = new_rows
+                for k, v in new_state.items():
+                    if np.shape(state[k]) == w.shape:
+                        full = np.array(state[k], copy=True)
+                        full[rows] = v
+                        state[k] = full
+                    else:
+                        state[k] = v
+            else:
+                w, state = update(dense, state, w, t, learning_rates[t - 1])
         results.append(w)
     return results
 

@@ -7,6 +7,9 @@ optimizer that has no row. Each row drives every table-driven check:
   one is the defaults); together they exercise every flag of the optimizer;
 * ``builtin``: the Keras built-in with the same algorithm and defaults (step-for-step equality),
   or ``None``;
+* ``sparse``: what a ``tf.IndexedSlices`` gradient means: ``"dense"`` (the result equals the same
+  gradient made dense) or ``"lazy"`` (only the touched rows and their state change, e.g. LazyAdam;
+  the built-in comparison then feeds it dense gradients);
 * ``legacy``: the name of the Keras 2 optimizer in ``tf_keras.optimizers.legacy`` reproducing
   Keras 2 arguments (``lr``, ``decay``, ``epsilon=None``), with the zoo arguments that match it;
 * ``learning_rate``: a learning rate that moves the weights visibly in the parity tests;
@@ -32,6 +35,7 @@ class Row:
     reference: object
     variants: tuple
     builtin: type | None = None
+    sparse: str = "dense"
     legacy: tuple | None = None
     learning_rate: float = 0.01
     converge: dict = dataclasses.field(default_factory=dict)
@@ -48,7 +52,7 @@ BETAS_INVALID = (
     ({"beta_1": "0.9"}, TypeError, ["beta_1", "real number"]),
 )
 
-ROWS = (
+CLASSIC_ROWS = (
     Row(
         "zoo_sgd",
         koz.ZooSGD,
@@ -144,6 +148,23 @@ ROWS = (
         invalid=BETAS_INVALID + (({"schedule_decay": -0.004}, ValueError, ["schedule_decay"]),),
     ),
 )
+
+# Rows of the Adam-family optimizers added for the TensorFlow Addons successor set (issue 4).
+ADAM_FAMILY_ROWS = (
+    # <adam-family rows: add here>
+)
+
+# Rows of the other TensorFlow Addons successors (issue 4).
+TFA_OTHER_ROWS = (
+    # <other tfa rows: add here>
+)
+
+# Rows of optimizers built from wrappers (e.g. zoo_ranger = Lookahead(RAdam)).
+WRAPPER_ROWS = (
+    # <wrapper rows: add here>
+)
+
+ROWS = CLASSIC_ROWS + ADAM_FAMILY_ROWS + TFA_OTHER_ROWS + WRAPPER_ROWS
 
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 

@@ -9,3 +9,9 @@ from keras_optim_zoo.optimizers.adamax import ZooAdamax
 from keras_optim_zoo.optimizers.nadam import ZooNadam
 
 __all__ = ["ZooSGD", "ZooRMSprop", "ZooAdagrad", "ZooAdadelta", "ZooAdam", "ZooAdamax", "ZooNadam"]
+
+# <adam-family imports: add here>
+
+# <other tfa imports: add here>
+
+# <wrapper-built optimizer imports: add here>

@@ -23,6 +23,12 @@ from .nadam import nadam
 from .rmsprop import rmsprop
 from .sgd import sgd
 
+# <adam-family reference imports: add here>
+
+# <other tfa reference imports: add here>
+
+# <wrapper reference imports: add here>
+
 REFERENCES = {
     "sgd": sgd,
     "rmsprop": rmsprop,
@@ -31,6 +37,9 @@ REFERENCES = {
     "adam": adam,
     "adamax": adamax,
     "nadam": nadam,
+    # <adam-family references: add here>
+    # <other tfa references: add here>
+    # <wrapper references: add here>
 }
 
 __all__ = ["REFERENCES", *REFERENCES]

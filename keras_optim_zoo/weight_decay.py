@@ -1,0 +1,119 @@
+"""Decoupled weight decay: one mechanism for every zoo optimizer and for any Keras optimizer.
+
+Keras 3 (and ``torch.optim.AdamW``) decay the weights before the update by the learning rate
+times ``weight_decay``::
+
+    weight_decay_scaling="learning_rate":   w <- w - lr * weight_decay * w      (Keras / torch)
+
+TensorFlow Addons' ``AdamW``/``SGDW`` and ``extend_with_decoupled_weight_decay`` used the raw
+coefficient, not scaled by the learning rate (TFA asked users to schedule it alongside the rate)::
+
+    weight_decay_scaling="none":            w <- w - weight_decay * w           (TFA)
+
+Both are *decoupled* (Loshchilov & Hutter, "Decoupled Weight Decay Regularization",
+arXiv:1711.05101): the decay does not pass through the gradient statistics, unlike L2
+regularization added to the loss. ``exclude_from_weight_decay(var_list=..., var_names=[...])``
+excludes variables (e.g. biases and normalization scales) in both modes. With a sparse gradient
+every row decays, as in Keras (TFA decayed only the touched rows).
+"""
+
+from __future__ import annotations
+
+import keras
+
+from keras_optim_zoo import checks
+
+WEIGHT_DECAY_SCALINGS = ("learning_rate", "none")
+
+
+def check_weight_decay_scaling(value):
+    if value not in WEIGHT_DECAY_SCALINGS:
+        raise ValueError(
+            f"Argument `weight_decay_scaling` must be one of {WEIGHT_DECAY_SCALINGS}; "
+            f"received weight_decay_scaling={value!r}."
+        )
+    return value
+
+
+class DecoupledWeightDecayMixin:
+    """Adds ``weight_decay_scaling`` to a Keras optimizer (see the module docstring)."""
+
+    weight_decay_scaling = "learning_rate"
+
+    def _apply_weight_decay(self, variables):
+        if self.weight_decay is None or self.weight_decay_scaling == "learning_rate":
+            return super()._apply_weight_decay(variables)
+        if keras.backend.backend() != "tensorflow":
+            for variable in variables:
+                if self._use_weight_decay(variable):
+                    wd = keras.ops.cast(self.weight_decay, variable.dtype)
+                    variable.assign(variable - variable * wd)
+            return
+        import tensorflow as tf
+
+        def decay(variable):
+            if self._use_weight_decay(variable):
+                variable.assign_sub(variable * tf.cast(self.weight_decay, variable.dtype))
+
+        def apply(distribution, variables):
+            for variable in variables:
+                if isinstance(variable, keras.Variable):
+                    variable = variable.value
+                distribution.extended.update(variable, decay, group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(apply, self._distribution_strategy, variables)
+
+    def get_config(self):
+        config = super().get_config()
+        config["weight_decay_scaling"] = self.weight_decay_scaling
+        return config
+
+
+_EXTENDED = {}
+
+
+def extend_with_decoupled_weight_decay(base_optimizer, weight_decay_scaling="none"):
+    """A subclass of ``base_optimizer`` (any Keras optimizer class) with decoupled weight decay.
+
+    The successor of ``tfa.optimizers.extend_with_decoupled_weight_decay``: the returned class takes
+    ``weight_decay`` as its first argument and, by default, applies it as TFA did, not scaled by
+    the learning rate (``weight_decay_scaling="none"``); pass ``weight_decay_scaling="learning_rate"``
+    for the Keras/torch convention. The class is registered for ``.keras`` saving; call this function
+    again (same base class) before ``keras.models.load_model`` in a new process.
+
+    Example:
+        >>> AdamW = extend_with_decoupled_weight_decay(keras.optimizers.Adam)
+        >>> optimizer = AdamW(weight_decay=1e-4, learning_rate=1e-3)
+    """
+    check_weight_decay_scaling(weight_decay_scaling)
+    if not (isinstance(base_optimizer, type) and issubclass(base_optimizer, keras.optimizers.Optimizer)):
+        raise TypeError(
+            "Argument `base_optimizer` must be a keras.optimizers.Optimizer subclass; "
+            f"received {base_optimizer!r}."
+        )
+    key = (base_optimizer, weight_decay_scaling)
+    if key in _EXTENDED:
+        return _EXTENDED[key]
+    default_scaling = weight_decay_scaling
+
+    def __init__(self, weight_decay, *args, weight_decay_scaling=default_scaling, **kwargs):
+        checks.non_negative("weight_decay", weight_decay)
+        base_optimizer.__init__(self, *args, weight_decay=weight_decay, **kwargs)
+        self.weight_decay_scaling = check_weight_decay_scaling(weight_decay_scaling)
+
+    suffix = "" if weight_decay_scaling == "none" else "LR"
+    name = f"{base_optimizer.__name__}WithDecoupledWeightDecay{suffix}"
+    cls = type(
+        name,
+        (DecoupledWeightDecayMixin, base_optimizer),
+        {
+            "__init__": __init__,
+            "__module__": __name__,
+            "__doc__": f"{base_optimizer.__name__} with decoupled weight decay "
+            f"(weight_decay_scaling={weight_decay_scaling!r} by default).\n\n"
+            + (extend_with_decoupled_weight_decay.__doc__ or ""),
+        },
+    )
+    cls = keras.saving.register_keras_serializable(package="keras_optim_zoo")(cls)
+    _EXTENDED[key] = cls
+    return cls
