@@ -22,6 +22,7 @@ from __future__ import annotations
 import keras
 
 from keras_optim_zoo import checks
+from keras_optim_zoo.moments import const
 
 WEIGHT_DECAY_SCALINGS = ("learning_rate", "none")
 
@@ -46,14 +47,13 @@ class DecoupledWeightDecayMixin:
         if keras.backend.backend() != "tensorflow":
             for variable in variables:
                 if self._use_weight_decay(variable):
-                    wd = keras.ops.cast(self.weight_decay, variable.dtype)
-                    variable.assign(variable - variable * wd)
+                    variable.assign(variable - variable * const(self.weight_decay, variable.dtype))
             return
         import tensorflow as tf
 
         def decay(variable):
             if self._use_weight_decay(variable):
-                variable.assign_sub(variable * tf.cast(self.weight_decay, variable.dtype))
+                variable.assign_sub(variable * const(self.weight_decay, variable.dtype))
 
         def apply(distribution, variables):
             for variable in variables:
