@@ -42,7 +42,7 @@ KERAS_BASE_KWARGS = (
 )
 
 #: Keyword arguments every zoo optimizer adds to the Keras ones.
-ZOO_BASE_KWARGS = ("weight_decay_scaling",)
+ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite")
 
 #: ``epsilon=None`` meant this in Keras 2 (``keras.backend.epsilon()``).
 KERAS2_DEFAULT_EPSILON = 1e-7
@@ -84,6 +84,26 @@ def _translate_keras2(cls, learning_rate, kwargs):
     return learning_rate, decay or 0.0, kwargs
 
 
+def _all_finite(grads):
+    """A boolean tensor: every gradient entry is finite, on every replica."""
+    flags = []
+    for grad in grads:
+        if grad is None:
+            continue
+        values = grad.values if sparse.is_indexed_slices(grad) else grad
+        flags.append(ops.all(ops.isfinite(values)))
+    finite = ops.all(ops.stack(flags)) if flags else ops.convert_to_tensor(True)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # Every replica must take the same decision, or the mirrored copies would diverge.
+            bad = context.all_reduce(tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, tf.float32))
+            finite = bad < 0.5
+    return finite
+
+
 def _check_learning_rate(learning_rate):
     if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(
         learning_rate
@@ -120,8 +140,18 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         learning_rate = _check_learning_rate(learning_rate)
         _check_base_kwargs(kwargs)
         weight_decay_scaling = check_weight_decay_scaling(kwargs.pop("weight_decay_scaling", "learning_rate"))
+        skip_nonfinite = checks.boolean("skip_nonfinite", kwargs.pop("skip_nonfinite", False))
+        if skip_nonfinite:
+            for name in ("gradient_accumulation_steps", "use_ema"):
+                if kwargs.get(name):
+                    raise ValueError(
+                        f"`skip_nonfinite=True` cannot be combined with `{name}` (a skipped step "
+                        "would still move the accumulators / the moving average)."
+                    )
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.weight_decay_scaling = weight_decay_scaling
+        self.skip_nonfinite = skip_nonfinite
+        self._finite = None
         self.decay = decay
         self._applying_gradients = False
 
@@ -137,6 +167,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     def get_config(self):
         config = super().get_config()
         config.update({key: getattr(self, key) for key in self._config_keys})
+        config["skip_nonfinite"] = self.skip_nonfinite
         if self.decay:
             config["decay"] = self.decay
         return config
@@ -201,6 +232,41 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         )
         self._slots = dict(zip(self._slot_names, slot_lists))
         self._build_step_state(var_list)
+        if self.skip_nonfinite:
+            self._skipped_steps = self.add_variable(
+                shape=(), initializer="zeros", dtype="int64", aggregation="only_first_replica", name="skipped_steps"
+            )
+
+    # ------------------------------------------------------------------ non-finite gradients
+    @property
+    def skipped_steps(self):
+        """How many steps ``skip_nonfinite=True`` skipped (always 0 without the option)."""
+        return self._skipped_steps if self.skip_nonfinite and self.built else 0
+
+    def apply(self, grads, trainable_variables=None):
+        """Keras's ``apply``; with ``skip_nonfinite=True`` a step with any NaN/Inf gradient changes
+        nothing (weights, slots, optimizer-wide state, iteration count) except ``skipped_steps``."""
+        if not self.skip_nonfinite:
+            return super().apply(grads, trainable_variables)
+        self._finite = _all_finite(grads)
+        try:
+            super().apply(grads, trainable_variables)
+            # Keras advanced the iteration count unconditionally: take a skipped step back.
+            skipped = 1 - ops.cast(self._finite, "int64")
+            self._iterations.assign_sub(ops.cast(skipped, self._iterations.dtype))
+            self._skipped_steps.assign_add(skipped)
+        finally:
+            self._finite = None
+
+    def _keep_if_skipped(self, new_value, old_value):
+        """``new_value``, or ``old_value`` when the current step is being skipped."""
+        if self._finite is None:
+            return new_value
+        return ops.where(self._finite, new_value, ops.cast(old_value, new_value.dtype))
+
+    def _assign_state(self, variable, value):
+        """Assign optimizer-wide per-step state (honours ``skip_nonfinite``)."""
+        self.assign(variable, self._keep_if_skipped(value, variable))
 
     def _build_step_state(self, var_list):
         """Create optimizer-wide per-step state (``self.add_variable``); none by default."""
@@ -248,16 +314,13 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
                 self._update_rows(sparse.deduplicate(gradient), variable, slots, learning_rate)
                 return
             gradient = sparse.to_dense(gradient, ops.shape(variable)[0])
-        new_variable, new_slots = self._update(
-            ops.cast(gradient, dtype),
-            ops.cast(variable, dtype),
-            {name: ops.cast(slot, dtype) for name, slot in slots.items()},
-            learning_rate,
-        )
+        old_variable = ops.cast(variable, dtype)
+        old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
+        new_variable, new_slots = self._update(ops.cast(gradient, dtype), old_variable, old_slots, learning_rate)
         # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
-            self.assign(slots[name], value)
-        self.assign(variable, new_variable)
+            self.assign(slots[name], self._keep_if_skipped(value, old_slots[name]))
+        self.assign(variable, self._keep_if_skipped(new_variable, old_variable))
 
     def _update_rows(self, gradient, variable, slots, learning_rate):
         """Lazy sparse step: the algorithm on the touched rows only, scattered back."""
@@ -267,11 +330,13 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         def rows(v):
             return ops.cast(sparse.gather_rows(v, indices), dtype)
 
-        new_rows, new_slot_rows = self._update(
-            gradient.values, rows(variable), {name: rows(slot) for name, slot in slots.items()}, learning_rate
-        )
+        old_rows = rows(variable)
+        old_slot_rows = {name: rows(slot) for name, slot in slots.items()}
+        new_rows, new_slot_rows = self._update(gradient.values, old_rows, old_slot_rows, learning_rate)
         for name, value in new_slot_rows.items():
+            value = self._keep_if_skipped(value, old_slot_rows[name])
             self.assign(slots[name], sparse.rows_update(value, indices, slots[name]))
+        new_rows = self._keep_if_skipped(new_rows, old_rows)
         self.assign(variable, sparse.rows_update(new_rows, indices, variable))
 
     def _update(self, gradient, variable, slots, learning_rate):

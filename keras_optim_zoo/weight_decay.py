@@ -42,18 +42,28 @@ class DecoupledWeightDecayMixin:
     weight_decay_scaling = "learning_rate"
 
     def _apply_weight_decay(self, variables):
-        if self.weight_decay is None or self.weight_decay_scaling == "learning_rate":
+        skipping = getattr(self, "_finite", None) is not None  # see ZooOptimizer(skip_nonfinite=True)
+        if self.weight_decay is None or (self.weight_decay_scaling == "learning_rate" and not skipping):
             return super()._apply_weight_decay(variables)
+
+        def decayed(variable):
+            wd = const(self.weight_decay, variable.dtype)
+            if self.weight_decay_scaling == "learning_rate":  # Keras's operation order
+                new = variable - variable * wd * keras.ops.cast(self.learning_rate, variable.dtype)
+            else:
+                new = variable - variable * wd
+            return keras.ops.where(self._finite, new, variable) if skipping else new
+
         if keras.backend.backend() != "tensorflow":
             for variable in variables:
                 if self._use_weight_decay(variable):
-                    variable.assign(variable - variable * const(self.weight_decay, variable.dtype))
+                    variable.assign(decayed(variable))
             return
         import tensorflow as tf
 
         def decay(variable):
             if self._use_weight_decay(variable):
-                variable.assign_sub(variable * const(self.weight_decay, variable.dtype))
+                variable.assign(decayed(variable))
 
         def apply(distribution, variables):
             for variable in variables:

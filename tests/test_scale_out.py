@@ -82,6 +82,33 @@ MIRRORED_SCRIPT = textwrap.dedent(
             "moved": min(float(np.max(np.abs(a - b))) for a, b in zip(single.get_weights(), start)),
             "iterations": int(optimizer.iterations.numpy()),
         }
+
+    # skip_nonfinite under the strategy: a NaN on ONE replica makes BOTH replicas skip the step.
+    with strategy.scope():
+        model = make()
+        optimizer = ROWS[4].cls(learning_rate=0.1, skip_nonfinite=True)
+        optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def poisoned_step(xb, yb):
+        def replica_step(xb, yb):
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(model(xb) - yb)) / 16.0
+                loss = loss * tf.where(replica == 1, float("nan"), 1.0)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+        strategy.run(replica_step, args=(xb, yb))
+
+    before = model.get_weights()
+    data = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices((x, y)).batch(16))
+    poisoned_step(*next(iter(data)))
+    out["skip"] = {
+        "changed": max(float(np.max(np.abs(a - b))) for a, b in zip(before, model.get_weights())),
+        "skipped": int(optimizer.skipped_steps.numpy()),
+        "iterations": int(optimizer.iterations.numpy()),
+    }
     print("RESULT" + json.dumps(out))
     """
 )
@@ -95,6 +122,8 @@ def test_mirrored_strategy_matches_one_device():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(run.stdout.split("RESULT", 1)[1])
+    skip = results.pop("skip")
+    assert skip == {"changed": 0.0, "skipped": 1, "iterations": 0}, skip
     assert set(results) == {row.name for row in ROWS}
     for name, r in results.items():
         assert r["moved"] > 1e-3, (name, r)

@@ -74,7 +74,7 @@ class ZooNadam(AdamFamily):
     def _advance_step_state(self):
         # Same operation order as keras.optimizers.Nadam: (P * beta_1) * factor.
         step = self._local_step(self._u_product.dtype)
-        self.assign(self._u_product, self._u_product * self.beta_1 * self._schedule_factor(step))
+        self._assign_state(self._u_product, self._u_product * self.beta_1 * self._schedule_factor(step))
 
     def _update(self, gradient, variable, slots, learning_rate):
         dtype = variable.dtype
