@@ -1,0 +1,92 @@
+"""The JAX backend: every optimizer runs, matches its NumPy reference and trains with fit.
+
+Run as CI's second step (README, "Tests"):
+    KERAS_BACKEND=jax XLA_FLAGS=--xla_force_host_platform_device_count=2 python -m pytest -q tests/test_jax_backend.py
+Under the TensorFlow backend (the main test run) this module is skipped.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+if keras.backend.backend() != "jax":
+    pytest.skip("JAX backend tests: run with KERAS_BACKEND=jax (CI step 2)", allow_module_level=True)
+
+import sys  # noqa: E402
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+import keras_optim_zoo as koz  # noqa: E402
+from optimizer_table import ROWS, variant_cases  # noqa: E402
+
+SHAPES = ((3,), (4, 5), (2, 3, 4))
+
+
+def test_tensorflow_is_not_imported():
+    assert "tensorflow" not in sys.modules
+
+
+def test_every_registered_optimizer_has_a_row():
+    assert set(koz.list_optimizers()) == {row.name for row in ROWS}
+
+
+@pytest.mark.parametrize("row, variant", variant_cases())
+def test_reference_parity_float64(row, variant):
+    rng = np.random.default_rng(7)
+    initial = [rng.normal(size=shape) for shape in SHAPES]
+    grads = [[rng.normal(size=shape) for shape in SHAPES] for _ in range(20)]
+    variables = [keras.Variable(w, dtype="float64") for w in initial]
+    optimizer = row.cls(learning_rate=row.learning_rate, **variant)
+    for step in grads:
+        optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in step], variables))
+    lr = float(np.float32(row.learning_rate))
+    init, update = row.reference(**variant)
+    for i, variable in enumerate(variables):
+        assert keras.backend.standardize_dtype(variable.dtype) == "float64"
+        w, state = initial[i], init(initial[i])
+        for t, step in enumerate(grads, start=1):
+            w, state = update(step[i], state, w, t, lr)
+        assert np.max(np.abs(w - initial[i])) > 1e-3
+        # XLA may reassociate float64 arithmetic: a few ulps per step, never more.
+        np.testing.assert_allclose(np.asarray(variable.numpy()), w, rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in ROWS])
+def test_fit(row):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")).astype("float32")
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)])
+    model.compile(optimizer=koz.get(row.name, **row.converge), loss="mse")
+    history = model.fit(x, y, batch_size=16, epochs=4, verbose=0).history["loss"]
+    assert np.all(np.isfinite(history)) and history[-1] < 0.8 * history[0], history
+
+
+@pytest.mark.parametrize("name", ["zoo_sgd", "zoo_adam", "zoo_nadam", "zoo_adagrad"])
+def test_data_parallel_matches_one_device(name):
+    devices = jax.devices("cpu")
+    if len(devices) < 2:
+        pytest.fail("needs XLA_FLAGS=--xla_force_host_platform_device_count=2 (see the module docstring)")
+    row = next(row for row in ROWS if row.name == name)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+
+    def train(distribution):
+        keras.distribution.set_distribution(distribution)
+        try:
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="tanh"), keras.layers.Dense(1)])
+            model.compile(optimizer=row.cls(**row.converge), loss="mse")
+            model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            return model.get_weights()
+        finally:
+            keras.distribution.set_distribution(None)
+
+    one = train(None)
+    parallel = train(keras.distribution.DataParallel(devices=devices[:2]))
+    for a, b in zip(one, parallel):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6)
