@@ -84,6 +84,28 @@ def _translate_keras2(cls, learning_rate, kwargs):
     return learning_rate, decay or 0.0, kwargs
 
 
+def _variable_name(variable):
+    return getattr(variable, "path", None) or variable.name
+
+
+def _check_gradient_shapes(grads, variables):
+    """A ``ValueError`` naming the variable when a gradient's (static) shape does not fit it."""
+    for grad, variable in zip(grads, variables):
+        if grad is None:
+            continue
+        expected = tuple(variable.shape)
+        if sparse.is_indexed_slices(grad):
+            got, expected = tuple(grad.values.shape)[1:], expected[1:]
+        else:
+            got = tuple(getattr(grad, "shape", ()))
+        known = len(got) == len(expected) and all(g is None or g == e for g, e in zip(got, expected))
+        if not known:
+            raise ValueError(
+                f"The gradient for variable {_variable_name(variable)!r} has shape {tuple(grad.shape)}, "
+                f"which does not match the variable's shape {tuple(variable.shape)}."
+            )
+
+
 def _all_finite(grads):
     """A boolean tensor: every gradient entry is finite, on every replica."""
     flags = []
@@ -217,8 +239,13 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             if "float" not in dtype:
                 raise TypeError(
                     f"{type(self).__name__} can only update floating-point variables; variable "
-                    f"{getattr(variable, 'path', variable.name)!r} has dtype {dtype}. "
+                    f"{_variable_name(variable)!r} has dtype {dtype}. "
                     "Pass only trainable float variables (e.g. model.trainable_variables)."
+                )
+            if getattr(variable, "trainable", True) is False:
+                raise ValueError(
+                    f"{type(self).__name__} was given the non-trainable variable "
+                    f"{_variable_name(variable)!r}. Pass model.trainable_variables, not model.variables."
                 )
         super().build(var_list)
         specs = self._slot_specs()
@@ -246,6 +273,9 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     def apply(self, grads, trainable_variables=None):
         """Keras's ``apply``; with ``skip_nonfinite=True`` a step with any NaN/Inf gradient changes
         nothing (weights, slots, optimizer-wide state, iteration count) except ``skipped_steps``."""
+        if trainable_variables is not None:
+            trainable_variables = list(trainable_variables)
+            _check_gradient_shapes(grads, trainable_variables)
         if not self.skip_nonfinite:
             return super().apply(grads, trainable_variables)
         self._finite = _all_finite(grads)
@@ -304,6 +334,9 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         return "float32" if dtype in ("float16", "bfloat16") else dtype
 
     def update_step(self, gradient, variable, learning_rate):
+        if 0 in tuple(variable.shape):
+            # Nothing to update (and keras.ops.add treats a (0, n) operand as a bias and fails).
+            return
         dtype = self.compute_dtype(variable.dtype)
         learning_rate = ops.cast(learning_rate, dtype)
         index = self._get_variable_index(variable)
