@@ -42,7 +42,11 @@ KERAS_BASE_KWARGS = (
 )
 
 #: Keyword arguments every zoo optimizer adds to the Keras ones.
-ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite")
+ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite", "fused")
+
+#: Variables with at least this many elements get the fused (XLA-compiled) update when
+#: ``fused=True``; one XLA launch per small variable costs more than it saves (KERAS_NOTES).
+FUSE_MIN_SIZE = 1 << 10
 
 #: ``epsilon=None`` meant this in Keras 2 (``keras.backend.epsilon()``).
 KERAS2_DEFAULT_EPSILON = 1e-7
@@ -147,7 +151,9 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
 
     * ``__init__``: its own hyper-parameters, checked with ``keras_optim_zoo.checks``, every one
       stored under its argument name and listed in ``_config_keys`` (so ``get_config`` has them);
-    * ``_slot_specs()``: ``[(slot_name, initializer), ...]``, the per-variable state;
+    * ``_slot_specs()``: ``[(slot_name, initializer), ...]``, the per-variable state (shaped like
+      the variable; an entry ``(slot_name, initializer, shape)`` gives the slot that shape instead,
+      e.g. ``()`` for one scalar per variable; the lazy sparse path passes such a slot whole);
     * ``_update(gradient, variable, slots, learning_rate)``: a pure function of tensors returning
       ``(new_variable, {slot_name: new_value})``; it must work element-wise on rows so that the lazy
       sparse path can call it on gathered rows;
@@ -163,6 +169,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         _check_base_kwargs(kwargs)
         weight_decay_scaling = check_weight_decay_scaling(kwargs.pop("weight_decay_scaling", "learning_rate"))
         skip_nonfinite = checks.boolean("skip_nonfinite", kwargs.pop("skip_nonfinite", False))
+        fused = checks.boolean("fused", kwargs.pop("fused", True))
         if skip_nonfinite:
             for name in ("gradient_accumulation_steps", "use_ema"):
                 if kwargs.get(name):
@@ -173,7 +180,9 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.weight_decay_scaling = weight_decay_scaling
         self.skip_nonfinite = skip_nonfinite
+        self.fused = fused
         self._finite = None
+        object.__setattr__(self, "_fused_step", None)
         self.decay = decay
         self._applying_gradients = False
 
@@ -190,6 +199,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         config = super().get_config()
         config.update({key: getattr(self, key) for key in self._config_keys})
         config["skip_nonfinite"] = self.skip_nonfinite
+        config["fused"] = self.fused
         if self.decay:
             config["decay"] = self.decay
         return config
@@ -224,8 +234,25 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
 
     # ------------------------------------------------------------------ state
     def _slot_specs(self):
-        """``[(slot_name, initializer), ...]`` created for every trainable variable."""
+        """``[(slot_name, initializer), ...]`` created for every trainable variable.
+
+        An entry ``(slot_name, initializer, shape)`` creates the slot with ``shape`` (e.g. ``()``)
+        instead of the variable's shape, in the dtype the update is computed in (float32 for 16-bit
+        variables: such slots hold reductions, e.g. a squared norm, that overflow float16).
+        """
         return []
+
+    def _add_shaped_slot(self, variable, name, initializer, shape):
+        """A slot of ``shape`` for ``variable``, named as ``add_variable_from_reference`` names them."""
+        if self._overwrite_variable_with_gradient(variable):
+            return None
+        prefix = getattr(variable, "path", None) or str(variable.name).replace(":", "_")
+        return self.add_variable(
+            shape=shape,
+            initializer=initializer,
+            dtype=self.compute_dtype(variable.dtype),
+            name=f"{prefix.replace('/', '_')}_{name}",
+        )
 
     def _lazy_sparse(self):
         """True if a zero gradient leaves a row and its slots unchanged (exact lazy update)."""
@@ -249,15 +276,19 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
                 )
         super().build(var_list)
         specs = self._slot_specs()
-        self._slot_names = [name for name, _ in specs]
+        self._slot_names = [spec[0] for spec in specs]
+        like = [spec for spec in specs if len(spec) == 2]  # shaped like the variable
         slot_lists = (
             self.add_optimizer_variables(
-                var_list, self._slot_names, initializer=[init for _, init in specs]
+                var_list, [name for name, _ in like], initializer=[init for _, init in like]
             )
-            if specs
+            if like
             else ()
         )
-        self._slots = dict(zip(self._slot_names, slot_lists))
+        self._slots = dict(zip([name for name, _ in like], slot_lists))
+        self._shaped_slot_names = {spec[0] for spec in specs if len(spec) == 3}
+        for name, initializer, shape in (spec for spec in specs if len(spec) == 3):
+            self._slots[name] = [self._add_shaped_slot(v, name, initializer, shape) for v in var_list]
         self._build_step_state(var_list)
         if self.skip_nonfinite:
             self._skipped_steps = self.add_variable(
@@ -347,9 +378,63 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
                 self._update_rows(sparse.deduplicate(gradient), variable, slots, learning_rate)
                 return
             gradient = sparse.to_dense(gradient, ops.shape(variable)[0])
+        gradient = ops.cast(gradient, dtype)
+        if self._fuses(variable):
+            self._fused_dense_step(gradient, variable, slots, learning_rate)
+        else:
+            self._dense_step(gradient, variable, slots, learning_rate)
+
+    # ------------------------------------------------------------------ dense step: readable and fused
+    def _fuses(self, variable):
+        """Whether ``variable`` takes the fused path (TF backend, ``fused=True``, large enough)."""
+        if not self.fused or not self._fusable() or keras.backend.backend() != "tensorflow":
+            return False
+        size = 1
+        for dim in variable.shape:
+            if dim is None:
+                return False
+            size *= int(dim)
+        return size >= FUSE_MIN_SIZE
+
+    def _fusable(self):
+        """False where XLA would compute the update by a different algorithm (e.g. an SVD)."""
+        return True
+
+    def _fused_dense_step(self, gradient, variable, slots, learning_rate):
+        """The readable ``_dense_step`` compiled by XLA into one fused kernel per variable.
+
+        The variable and its slots are passed as ``tf.Variable`` handles, so one trace serves every
+        variable of the same shape and dtype. Checked against the readable path by
+        ``tests/test_fused.py``.
+        """
+        if self._fused_step is None:
+            import tensorflow as tf
+
+            def step(gradient, variable, slots, learning_rate, finite):
+                # Tensors reach the compiled function as arguments (a tensor attribute of `self`
+                # would be captured once, at trace time); variables are read inside it.
+                outer, self._finite = self._finite, finite
+                try:
+                    self._dense_step(gradient, variable, slots, learning_rate)
+                finally:
+                    self._finite = outer
+
+            # Kept out of Keras's attribute tracking: it is a cache, not state.
+            object.__setattr__(self, "_fused_step", tf.function(step, jit_compile=True, autograph=False))
+        self._fused_step(
+            gradient,
+            sparse._tf_variable(variable),
+            {name: sparse._tf_variable(slot) for name, slot in slots.items()},
+            learning_rate,
+            self._finite,
+        )
+
+    def _dense_step(self, gradient, variable, slots, learning_rate):
+        """The readable path: ``_update`` on tensors, results assigned (``skip_nonfinite`` honoured)."""
+        dtype = gradient.dtype
         old_variable = ops.cast(variable, dtype)
         old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
-        new_variable, new_slots = self._update(ops.cast(gradient, dtype), old_variable, old_slots, learning_rate)
+        new_variable, new_slots = self._update(gradient, old_variable, old_slots, learning_rate)
         # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
             self.assign(slots[name], self._keep_if_skipped(value, old_slots[name]))
@@ -363,12 +448,15 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         def rows(v):
             return ops.cast(sparse.gather_rows(v, indices), dtype)
 
+        shaped = self._shaped_slot_names  # not shaped like the variable: passed and stored whole
         old_rows = rows(variable)
-        old_slot_rows = {name: rows(slot) for name, slot in slots.items()}
+        old_slot_rows = {
+            name: ops.cast(slot, dtype) if name in shaped else rows(slot) for name, slot in slots.items()
+        }
         new_rows, new_slot_rows = self._update(gradient.values, old_rows, old_slot_rows, learning_rate)
         for name, value in new_slot_rows.items():
             value = self._keep_if_skipped(value, old_slot_rows[name])
-            self.assign(slots[name], sparse.rows_update(value, indices, slots[name]))
+            self.assign(slots[name], value if name in shaped else sparse.rows_update(value, indices, slots[name]))
         new_rows = self._keep_if_skipped(new_rows, old_rows)
         self.assign(variable, sparse.rows_update(new_rows, indices, variable))
 

@@ -22,7 +22,10 @@ MIRRORED_SCRIPT = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np, keras
     sys.path.insert(0, sys.argv[1])
+    from keras_optim_zoo import base
     from optimizer_table import ROWS
+
+    base.FUSE_MIN_SIZE = int(sys.argv[2])  # 1: every variable takes the fused path; huge: none
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
@@ -114,11 +117,13 @@ MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
-def test_mirrored_strategy_matches_one_device():
+@pytest.mark.parametrize("fuse_min_size", [1, 10**12], ids=["fused", "readable"])
+def test_mirrored_strategy_matches_one_device(fuse_min_size):
     """fit and a strategy.run loop on 2 logical CPUs give the one-device weights (float32)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     run = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT, TESTS], capture_output=True, text=True, env=env, timeout=900
+        [sys.executable, "-c", MIRRORED_SCRIPT, TESTS, str(fuse_min_size)],
+        capture_output=True, text=True, env=env, timeout=900,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(run.stdout.split("RESULT", 1)[1])

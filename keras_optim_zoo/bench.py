@@ -1,0 +1,256 @@
+"""Step-time benchmark: zoo optimizers against the Keras built-ins, measured in the same run.
+
+``python -m keras_optim_zoo bench`` times ``apply_gradients`` inside a ``tf.function`` on the
+default path (``jit_compile=False``, what Keras's ``"auto"`` resolves to on a CPU and under
+``tf.distribute``) and under XLA (``jit_compile=True``), for one large variable and for many
+variables of the same total size. The zoo and built-in sides are interleaved step by step and the
+median is reported, so machine noise hits both alike; results are ratios, never absolute claims.
+
+It also reports optimizer-state bytes per parameter, the bandwidth bound of the step estimated from
+a measured copy bandwidth (bytes the step must read and write / copy bandwidth), and ``fit``
+throughput on the ``compare`` MLP. Benchmarks never run in CI (a smoke test runs ``--quick``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import numpy as np
+
+#: zoo name -> (built-in identifier, arguments used on both sides)
+BUILTIN_EQUIVALENTS = {
+    "zoo_sgd": ("sgd", {"momentum": 0.9}),
+    "zoo_rmsprop": ("rmsprop", {}),
+    "zoo_adagrad": ("adagrad", {}),
+    "zoo_adadelta": ("adadelta", {}),
+    "zoo_adam": ("adam", {}),
+    "zoo_adamax": ("adamax", {}),
+    "zoo_nadam": ("nadam", {}),
+    "zoo_adamw": ("adamw", {}),
+    "zoo_lamb": ("lamb", {}),
+    "zoo_lion": ("lion", {}),
+}
+
+
+def parse_size(text):
+    """``"16M"`` -> 16_000_000, ``"250k"`` -> 250_000, ``"1000"`` -> 1000."""
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if scale != 1 else text) * scale)
+
+
+def make_optimizer(name, overrides=None):
+    """The zoo optimizer ``name`` and its built-in twin (or ``None``), with the same arguments."""
+    import keras
+
+    import keras_optim_zoo as koz
+
+    builtin, kwargs = BUILTIN_EQUIVALENTS.get(name, (None, {}))
+    kwargs = {**kwargs, **(overrides or {})}
+    zoo = koz.get(name, **kwargs)
+    twin = keras.optimizers.get({"class_name": builtin, "config": kwargs}) if builtin else None
+    return zoo, twin
+
+
+def _variables(total, count, seed):
+    rng = np.random.default_rng(seed)
+    per = total // count
+    shapes = [(per,)] * count
+    values = [rng.normal(size=s).astype("float32") for s in shapes]
+    grads = [rng.normal(size=s).astype("float32") * 1e-3 for s in shapes]
+    return values, grads
+
+
+def _stepper(optimizer, values, grads, jit):
+    import keras
+    import tensorflow as tf
+
+    variables = [keras.Variable(v) for v in values]
+    tensors = [tf.constant(g) for g in grads]
+    optimizer.build(variables)
+
+    @tf.function(jit_compile=jit)
+    def step():
+        optimizer.apply_gradients(zip(tensors, variables))
+
+    return step, variables
+
+
+def state_bytes_per_parameter(optimizer, variables):
+    """Bytes of per-variable optimizer state per parameter (scalars such as the step count excluded)."""
+    params = sum(int(np.prod(v.shape)) for v in variables)
+    state = sum(
+        int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in optimizer.variables if len(v.shape) > 0
+    )
+    return state / params
+
+
+def copy_bandwidth(num_floats=32_000_000, repeats=10):
+    """Measured memory bandwidth in bytes/s: ``dst.assign_add(src)`` reads two buffers, writes one.
+
+    (A plain ``dst.assign(src)`` can alias the buffer instead of copying it.)
+    """
+    import tensorflow as tf
+
+    src = tf.Variable(tf.random.normal([num_floats]))
+    dst = tf.Variable(tf.zeros([num_floats]))
+
+    @tf.function
+    def copy():
+        dst.assign_add(src)
+
+    copy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        copy()
+        times.append(time.perf_counter() - start)
+    return 3 * 4 * num_floats / statistics.median(times)
+
+
+def bytes_moved_per_parameter(optimizer, variables):
+    """Bytes one step must move per float32 parameter: read w, g and k slots; write w and k slots."""
+    slots = state_bytes_per_parameter(optimizer, variables) / 4
+    return 4 * ((2 + slots) + (1 + slots))
+
+
+def time_steps(steppers, steps, warmup):
+    """Median seconds per step of each stepper, the steppers interleaved step by step."""
+    for step in steppers:
+        for _ in range(warmup):
+            step()
+    samples = [[] for _ in steppers]
+    for _ in range(steps):
+        for i, step in enumerate(steppers):
+            start = time.perf_counter()
+            step()
+            samples[i].append(time.perf_counter() - start)
+    return [statistics.median(s) for s in samples]
+
+
+def bench_case(name, total, count, steps, warmup, seed=0):
+    """One (optimizer, size, layout) case: default and XLA paths, zoo and built-in."""
+    values, grads = _variables(total, count, seed)
+    zoo, twin = make_optimizer(name)
+    sides = {"zoo": zoo}
+    if twin is not None:
+        sides["keras"] = twin
+    steppers, labels, variables = [], [], None
+    for jit in (False, True):
+        for side in sides:
+            optimizer = make_optimizer(name)[0 if side == "zoo" else 1]
+            step, vs = _stepper(optimizer, values, grads, jit)
+            variables = variables or (optimizer, vs)
+            steppers.append(step)
+            labels.append((side, "xla" if jit else "default"))
+    seconds = dict(zip(labels, time_steps(steppers, steps, warmup)))
+    optimizer, vs = variables
+    result = {
+        "optimizer": name,
+        "parameters": total,
+        "variables": count,
+        "path": getattr(zoo, "fused_path", "readable"),
+        "seconds": {f"{side}/{path}": t for (side, path), t in seconds.items()},
+        "state_bytes_per_parameter": state_bytes_per_parameter(optimizer, vs),
+        "bytes_moved_per_parameter": bytes_moved_per_parameter(optimizer, vs),
+    }
+    z = result["seconds"]
+    if "keras/default" in z:
+        result["zoo/keras_default"] = z["zoo/default"] / z["keras/default"]
+        result["zoo/keras_xla"] = z["zoo/default"] / z["keras/xla"]
+        result["zoo_xla/keras_xla"] = z["zoo/xla"] / z["keras/xla"]
+    result["zoo/zoo_xla"] = z["zoo/default"] / z["zoo/xla"]
+    return result
+
+
+def fit_throughput(name, epochs=2, batch_size=32):
+    """Training steps per second of ``fit`` on the ``compare`` MLP, zoo and built-in, same run."""
+    import keras
+
+    from keras_optim_zoo.data import load_digits_split, make_mlp
+
+    x_train, _, y_train, _ = load_digits_split(seed=0)
+    out = {}
+    sides = ["zoo", "keras"] if BUILTIN_EQUIVALENTS.get(name) else ["zoo"]
+    for side in sides:
+        model = make_mlp(0)
+        optimizer = make_optimizer(name)[0 if side == "zoo" else 1]
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        model.fit(x_train, y_train, batch_size=batch_size, epochs=1, verbose=0)  # trace and warm up
+        start = time.perf_counter()
+        model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0)
+        steps = epochs * int(np.ceil(len(x_train) / batch_size))
+        out[side] = steps / (time.perf_counter() - start)
+    if "keras" in out:
+        out["zoo/keras"] = out["zoo"] / out["keras"]
+    return out
+
+
+def run(names, sizes, layouts, steps, warmup, fit=True, report=print):
+    bandwidth = copy_bandwidth()
+    report(f"copy bandwidth: {bandwidth / 1e9:.1f} GB/s (dst.assign_add(src): two reads, one write)")
+    results = {"copy_bandwidth_bytes_per_s": bandwidth, "cases": [], "fit": {}}
+    for name in names:
+        for total in sizes:
+            for count in layouts:
+                case = bench_case(name, total, count, steps, warmup)
+                case["bandwidth_bound_s"] = case["bytes_moved_per_parameter"] * total / bandwidth
+                case["zoo/bound"] = case["seconds"]["zoo/default"] / case["bandwidth_bound_s"]
+                results["cases"].append(case)
+                report(format_case(case))
+        if fit:
+            results["fit"][name] = fit_throughput(name)
+            report(f"  fit on the compare MLP: {format_fit(results['fit'][name])}")
+    return results
+
+
+def format_case(case):
+    s = case["seconds"]
+    ms = "  ".join(f"{k} {v * 1e3:7.2f} ms" for k, v in s.items())
+    ratios = "  ".join(
+        f"{k} {case[k]:.2f}" for k in ("zoo/keras_default", "zoo/keras_xla", "zoo_xla/keras_xla", "zoo/bound") if k in case
+    )
+    return (
+        f"{case['optimizer']:<14} {case['parameters'] / 1e6:6.2f}M params x {case['variables']:>3} vars "
+        f"[{case['path']}]  {ms}  |  {ratios}  |  state {case['state_bytes_per_parameter']:.0f} B/param"
+    )
+
+
+def format_fit(fit):
+    parts = [f"zoo {fit['zoo']:.0f} steps/s"]
+    if "keras" in fit:
+        parts.append(f"keras {fit['keras']:.0f} steps/s (zoo/keras {fit['zoo/keras']:.2f})")
+    return ", ".join(parts)
+
+
+def write_json(results, path):
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+
+
+def plot(results, path):
+    """A bar chart of zoo/built-in step-time ratios per case (1.0 = as fast as Keras)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = [c for c in results["cases"] if "zoo/keras_default" in c]
+    if not cases:
+        cases = results["cases"]
+    labels = [f"{c['optimizer']}\n{c['parameters'] / 1e6:g}M x{c['variables']}" for c in cases]
+    keys = [k for k in ("zoo/keras_default", "zoo/keras_xla", "zoo_xla/keras_xla", "zoo/bound") if k in cases[0]]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(cases)), 4))
+    width = 0.8 / max(1, len(keys))
+    for i, key in enumerate(keys):
+        ax.bar(np.arange(len(cases)) + i * width, [c.get(key, np.nan) for c in cases], width, label=key)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(cases)) + width * (len(keys) - 1) / 2)
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel("step-time ratio (lower is faster)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,102 @@
+"""The fused (XLA-compiled) update path equals the readable path it is compiled from."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_optim_zoo import base
+from optimizer_table import ROWS
+
+ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS]
+BIG = (48, 32)  # 1536 elements: above FUSE_MIN_SIZE
+SMALL = (5,)  # below it: readable path in both runs
+
+
+def _run(row, fused, dtype, steps=12, sparse=False, skip_at=None, seed=0):
+    rng = np.random.default_rng(seed)
+    variables = [keras.Variable(rng.normal(size=s), dtype=dtype) for s in (BIG, SMALL)]
+    optimizer = row.cls(learning_rate=row.learning_rate, fused=fused, skip_nonfinite=skip_at is not None, **row.variants[-1])
+    for t in range(steps):
+        grads = [rng.normal(size=s) for s in (BIG, SMALL)]
+        if t == skip_at:
+            grads[0][5, 4] = np.nan  # row 5 is in the sparse gradient too
+        tensors = [tf.constant(g, dtype) for g in grads]
+        if sparse:
+            rows = tf.constant([0, 5, 5, 47])
+            tensors[0] = tf.IndexedSlices(tf.gather(tensors[0], rows), rows, tf.constant(BIG))
+        optimizer.apply_gradients(zip(tensors, variables))
+    return [v.numpy() for v in variables], optimizer
+
+
+def test_big_variables_take_the_fused_path():
+    assert int(np.prod(BIG)) >= base.FUSE_MIN_SIZE > int(np.prod(SMALL))
+    optimizer = ROWS[0].cls()
+    assert optimizer._fuses(keras.Variable(np.zeros(BIG)))
+    assert not optimizer._fuses(keras.Variable(np.zeros(SMALL)))
+    assert not ROWS[0].cls(fused=False)._fuses(keras.Variable(np.zeros(BIG)))
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-13), ("float32", 2e-6), ("float16", 2e-3)])
+@pytest.mark.parametrize("row", ROW_PARAMS)
+def test_fused_equals_readable(row, dtype, rtol):
+    fused, optimizer = _run(row, True, dtype)
+    readable, _ = _run(row, False, dtype)
+    assert optimizer._fused_step is not None  # the fused path really ran
+    for f, r in zip(fused, readable):
+        # Same operations; XLA may contract a * b + c into one fused multiply-add.
+        # Rounding errors scale with the operands (weights of order 1), not with a result near 0.
+        np.testing.assert_allclose(f.astype(np.float64), r.astype(np.float64), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("row", ROW_PARAMS)
+def test_fused_sparse_and_skip_nonfinite_equal_readable(row):
+    fused, optimizer = _run(row, True, "float64", sparse=True, skip_at=4)
+    readable, reference = _run(row, False, "float64", sparse=True, skip_at=4)
+    assert int(optimizer.skipped_steps) == int(reference.skipped_steps) == 1
+    for f, r in zip(fused, readable):
+        np.testing.assert_allclose(f, r, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("row", ROW_PARAMS)
+def test_fused_checkpoint_resume_is_bit_exact(row, tmp_path):
+    rng = np.random.default_rng(1)
+    start = rng.normal(size=BIG).astype("float32")
+    grads = [tf.constant(rng.normal(size=BIG).astype("float32")) for _ in range(6)]
+
+    def fresh():
+        variable = keras.Variable(start)
+        optimizer = row.cls(learning_rate=row.learning_rate)
+        optimizer.build([variable])
+        return variable, optimizer
+
+    variable, optimizer = fresh()
+    for g in grads:
+        optimizer.apply_gradients([(g, variable)])
+    uninterrupted = variable.numpy()
+    variable, optimizer = fresh()
+    for g in grads[:3]:
+        optimizer.apply_gradients([(g, variable)])
+    path = tf.train.Checkpoint(v=variable.value, optimizer=optimizer).write(str(tmp_path / "ckpt"))
+    variable, optimizer = fresh()
+    tf.train.Checkpoint(v=variable.value, optimizer=optimizer).read(path).assert_consumed()
+    for g in grads[3:]:
+        optimizer.apply_gradients([(g, variable)])
+    np.testing.assert_array_equal(variable.numpy(), uninterrupted)
+
+
+@pytest.mark.parametrize("row", ROW_PARAMS)
+def test_fused_inside_tf_function_and_jit(row):
+    rng = np.random.default_rng(2)
+    start = rng.normal(size=BIG).astype("float32")
+    grads = [tf.constant(rng.normal(size=BIG).astype("float32")) for _ in range(5)]
+    results = []
+    for wrap in (lambda f: f, tf.function, lambda f: tf.function(f, jit_compile=True)):
+        variable = keras.Variable(start)
+        optimizer = row.cls(learning_rate=row.learning_rate)
+        step = wrap(lambda g: optimizer.apply_gradients([(g, variable)]))
+        for g in grads:
+            step(g)
+        results.append(variable.numpy())
+    for other in results[1:]:
+        np.testing.assert_allclose(other, results[0], rtol=2e-6, atol=1e-7)
