@@ -254,3 +254,26 @@ def plot(results, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def sparse_embedding_case(name, rows, width, touched, steps=10, warmup=2, seed=0):
+    """Seconds per step for an ``IndexedSlices`` gradient touching ``touched`` rows of a
+    ``rows x width`` table (the gradient of an ``Embedding`` lookup), under ``tf.function``."""
+    import keras
+    import tensorflow as tf
+
+    import keras_optim_zoo as koz
+
+    rng = np.random.default_rng(seed)
+    table = keras.Variable(rng.normal(size=(rows, width)).astype("float32"))
+    optimizer = koz.get(name) if name.startswith("zoo_") else keras.optimizers.get(name)
+    optimizer.build([table])
+    indices = tf.constant(rng.choice(rows, size=touched, replace=False).astype("int64"))
+    values = tf.constant(rng.normal(size=(touched, width)).astype("float32"))
+    gradient = tf.IndexedSlices(values, indices, tf.constant([rows, width], tf.int64))
+
+    @tf.function
+    def step():
+        optimizer.apply_gradients([(gradient, table)])
+
+    return time_steps([step], steps, warmup)[0]

@@ -55,7 +55,14 @@ def rows_update(rows, indices, like):
     """An ``IndexedSlices`` that, given to ``optimizer.assign``, scatters ``rows`` into ``like``."""
     import tensorflow as tf
 
-    return tf.IndexedSlices(rows, indices, tf.shape(_tf_variable(like), out_type=indices.dtype))
+    # The static shape: `tf.shape(variable)` would read the variable, and a pending read makes the
+    # scatter copy the whole table (copy-on-write): a lazy step would cost O(rows), not O(touched).
+    shape = tuple(like.shape)
+    if all(dim is not None for dim in shape):
+        dense_shape = tf.constant(shape, dtype=indices.dtype)
+    else:
+        dense_shape = tf.shape(_tf_variable(like), out_type=indices.dtype)
+    return tf.IndexedSlices(rows, indices, dense_shape)
 
 
 def cast_values(gradient, dtype):
