@@ -151,7 +151,7 @@ def bench_case(name, total, count, steps, warmup, seed=0):
         "optimizer": name,
         "parameters": total,
         "variables": count,
-        "path": getattr(zoo, "fused_path", "readable"),
+        "path": "fused" if getattr(optimizer, "_fuses", lambda v: False)(vs[0]) else "readable",
         "seconds": {f"{side}/{path}": t for (side, path), t in seconds.items()},
         "state_bytes_per_parameter": state_bytes_per_parameter(optimizer, vs),
         "bytes_moved_per_parameter": bytes_moved_per_parameter(optimizer, vs),

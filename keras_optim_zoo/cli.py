@@ -12,7 +12,7 @@ Commands:
     ``keras.optimizers.get``, so ``--optimizers zoo_adam,adam`` compares the zoo Adam with the
     built-in one side by side.
 
-Adding a command (a ``bench`` command is planned) means writing an ``_add_<name>_arguments(parser)``
+Adding a command means writing an ``_add_<name>_arguments(parser)``
 and a ``_run_<name>(args)`` function and adding one row to ``COMMANDS``; ``main`` needs no change.
 
 matplotlib is imported only when a plot is written, and no display is needed (Agg canvas).
@@ -444,6 +444,62 @@ def _run_list(args):
     return 0
 
 
+def _add_bench_arguments(parser):
+    parser.add_argument(
+        "--optimizers", metavar="NAMES", default="zoo_adam,zoo_sgd,zoo_rmsprop,zoo_adagrad,zoo_nadam",
+        help="comma-separated zoo optimizer names; each is timed against its Keras built-in where one "
+             "exists (zoo_sgd with momentum=0.9 on both sides). Default: %(default)s",
+    )
+    parser.add_argument(
+        "--sizes", default="1M,16M",
+        help="total parameter counts, comma-separated, with k/M suffixes. Default: %(default)s",
+    )
+    parser.add_argument(
+        "--variables", default="1,256",
+        help="how many variables the parameters are split into, comma-separated. Default: %(default)s",
+    )
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per case (median). Default: 20")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first. Default: 3")
+    parser.add_argument("--no-fit", action="store_true", help="skip the fit-throughput measurement")
+    parser.add_argument("--json", metavar="PATH", default="bench.json",
+                        help="where to write all results as JSON ('' for none). Default: bench.json")
+    parser.add_argument("--plot", metavar="PATH", default="bench.png",
+                        help="where to write the ratio chart ('' for none). Default: bench.png")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and few steps (a smoke run, not a measurement)")
+
+
+def _run_bench(args):
+    import keras_optim_zoo as koz
+    from keras_optim_zoo import bench
+
+    names = _parse_names(args.optimizers)
+    for name in names:
+        try:
+            koz.optimizer_class(name)
+        except ValueError as error:
+            raise UsageError(str(error)) from error
+    try:
+        sizes = [bench.parse_size(s) for s in args.sizes.split(",")]
+        layouts = [int(v) for v in args.variables.split(",")]
+    except ValueError as error:
+        raise UsageError(f"--sizes / --variables: {error}") from error
+    steps, warmup = args.steps, args.warmup
+    if args.quick:
+        sizes, layouts, steps, warmup = [20_000], [1, 4], 3, 1
+    print("Step time per optimizer: zoo and Keras built-in, default path (jit_compile=False) and XLA, "
+          "interleaved, median; ratios < 1 mean the zoo is faster.", flush=True)
+    results = bench.run(names, sizes, layouts, steps, warmup, fit=not args.no_fit,
+                        report=lambda line: print(line, flush=True))
+    if args.json:
+        bench.write_json(results, args.json)
+        print(f"JSON written to {args.json}")
+    if args.plot:
+        bench.plot(results, args.plot)
+        print(f"Plot written to {args.plot}")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------------
 # The parser and main
 # --------------------------------------------------------------------------------------------------
@@ -456,7 +512,7 @@ class Command(NamedTuple):
     run: Callable[[argparse.Namespace], int]
 
 
-#: The subcommands, in the order ``--help`` shows them. A future ``bench`` command goes here.
+#: The subcommands, in the order ``--help`` shows them.
 COMMANDS = {
     "list": Command(
         help="list the registered optimizers with a one-line summary each",
@@ -476,6 +532,17 @@ COMMANDS = {
                     "loss and test accuracy curves.",
         add_arguments=_add_compare_arguments,
         run=_run_compare,
+    ),
+    "bench": Command(
+        help="time optimizer steps against the Keras built-ins (ratios measured in one run)",
+        description="Time apply_gradients for each optimizer and, where one exists, its Keras "
+                    "built-in, on the default path (jit_compile=False) and with XLA, for one large "
+                    "variable and for many; print the ratios, the bandwidth bound estimated from a "
+                    "measured copy bandwidth, the optimizer-state bytes per parameter, fit "
+                    "throughput on the compare MLP, and which path (fused or readable) each took; "
+                    "write JSON and a PNG chart.",
+        add_arguments=_add_bench_arguments,
+        run=_run_bench,
     ),
 }
 

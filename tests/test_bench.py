@@ -1,0 +1,38 @@
+"""Smoke test of ``python -m keras_optim_zoo bench --quick`` (benchmarks themselves never run in CI)."""
+
+import json
+import math
+
+import pytest
+
+from keras_optim_zoo import cli
+
+
+def test_bench_quick_writes_ratios_state_bytes_and_paths(tmp_path, capsys):
+    out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
+    code = cli.main(["bench", "--quick", "--optimizers", "zoo_adam,zoo_sgd", "--no-fit",
+                     "--json", str(out_json), "--plot", str(out_png)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "copy bandwidth" in printed and "zoo/keras_default" in printed
+    results = json.loads(out_json.read_text())
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert results["copy_bandwidth_bytes_per_s"] > 1e8
+    cases = {(c["optimizer"], c["variables"]): c for c in results["cases"]}
+    assert set(cases) == {("zoo_adam", 1), ("zoo_adam", 4), ("zoo_sgd", 1), ("zoo_sgd", 4)}
+    # Adam keeps two float32 moments, SGD with momentum one: 8 and 4 bytes per parameter; a step
+    # reads w, g and the slots and writes w and the slots.
+    assert cases[("zoo_adam", 1)]["state_bytes_per_parameter"] == 8
+    assert cases[("zoo_adam", 1)]["bytes_moved_per_parameter"] == 28
+    assert cases[("zoo_sgd", 4)]["state_bytes_per_parameter"] == 4
+    for case in cases.values():
+        assert case["path"] == "fused"  # 20k parameters, 5k per variable: above FUSE_MIN_SIZE
+        for key in ("zoo/keras_default", "zoo/keras_xla", "zoo_xla/keras_xla", "zoo/bound"):
+            assert math.isfinite(case[key]) and case[key] > 0
+
+
+def test_bench_rejects_unknown_optimizers(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["bench", "--quick", "--optimizers", "zoo_adamm"])
+    assert exit_.value.code == 2
+    assert "Did you mean 'zoo_adam'" in capsys.readouterr().err
