@@ -55,3 +55,82 @@ def constant_initializer(value):
         return ops.multiply(ops.ones(shape, dtype=dtype), const(value, dtype))
 
     return initialize
+
+
+# --------------------------------------------------------------------------- Adam-family extras
+def rectification(beta_2, step):
+    """RAdam's variance rectification at the 1-based ``step``: ``(rho_t, r_t)``.
+
+    Liu et al. 2019 (arXiv:1908.03265), eqs. (5)-(6) and Algorithm 2::
+
+        rho_inf = 2 / (1 - beta_2) - 1
+        rho_t   = rho_inf - 2 t beta_2^t / (1 - beta_2^t)     (length of the approximated SMA)
+        r_t     = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+
+    ``r_t`` is only meaningful where ``rho_t >= 4``; below that the caller takes the un-rectified
+    step (selected with ``ops.where``, so no Python branch on the tensor), and ``r_t`` is returned as
+    0 there instead of NaN. ``rho_inf`` is a Python float (exact in float64).
+    """
+    rho_inf = 2.0 / (1.0 - beta_2) - 1.0
+    beta_2_power = power(beta_2, step)
+    rho_t = rho_inf - 2.0 * step * beta_2_power / (1.0 - beta_2_power)
+    if rho_inf <= 4.0:  # beta_2 <= 0.6: rho_t < rho_inf <= 4 at every step, never rectified
+        return rho_t, ops.zeros_like(rho_t)
+    ratio = (rho_t - 4.0) * (rho_t - 2.0) * rho_inf / (((rho_inf - 4.0) * (rho_inf - 2.0)) * rho_t)
+    return rho_t, ops.sqrt(ops.maximum(ratio, 0.0))
+
+
+def warmup_then_decay(learning_rate, step, total_steps, warmup_proportion, min_lr):
+    """TensorFlow Addons' RectifiedAdam/AdaBelief learning-rate ramp (``total_steps > 0``).
+
+    Linear warm-up from 0 to ``learning_rate`` over ``w = total_steps * warmup_proportion`` steps,
+    then linear decay to ``min_lr`` at ``total_steps`` (held there afterwards)::
+
+        lr_t = lr * t / w                                          if t <= w
+        lr_t = lr + (min_lr - lr) * min(t - w, d) / d              otherwise, d = max(total_steps - w, 1)
+
+    ``step`` is the 1-based step (a tensor); the other arguments except ``learning_rate`` are
+    Python numbers, so the branch on ``w > 0`` is decided when tracing.
+    """
+    warmup_steps = total_steps * warmup_proportion
+    decay_steps = max(total_steps - warmup_steps, 1.0)
+    decayed = learning_rate + (min_lr - learning_rate) / decay_steps * ops.minimum(
+        step - warmup_steps, decay_steps
+    )
+    if warmup_steps <= 0:
+        return decayed
+    return ops.where(step <= warmup_steps, learning_rate * (step / warmup_steps), decayed)
+
+
+def trust_ratio(weights, update):
+    """Layer-wise trust ratio ``||w|| / ||u||`` (1 if either norm is 0), over the whole tensor.
+
+    Same operations as ``keras.optimizers.Lamb`` (``sqrt(sum(w ** 2))``), so that the zoo's LAMB is
+    bit-identical to it.
+    """
+    w_norm = ops.sqrt(ops.sum(ops.power(weights, 2)))
+    u_norm = ops.sqrt(ops.sum(ops.power(update, 2)))
+    return ops.where(
+        ops.greater(w_norm, 0), ops.where(ops.greater(u_norm, 0), w_norm / u_norm, 1.0), 1.0
+    )
+
+
+# --------------------------------------------------------------------------- layer-wise norms (LARS)
+def l2_norm(x):
+    """The 2-norm over the whole tensor, ``sqrt(sum(x ** 2))`` (the operations of ``trust_ratio``)."""
+    return ops.sqrt(ops.sum(ops.power(x, 2)))
+
+
+def lars_trust_ratio(weights, gradient, weight_decay, eta, epsilon):
+    """LARS's local learning rate ``eta * ||w|| / (||g|| + wd * ||w|| + epsilon)`` (1 if ``||w||`` or
+    ``||g||`` is 0), You, Gitman & Ginsburg 2017 (arXiv:1708.03888), eq. (6)/Algorithm 1.
+
+    ``weight_decay``, ``eta`` and ``epsilon`` are Python floats, made constants of the weights' dtype.
+    """
+    dtype = weights.dtype
+    w_norm = l2_norm(weights)
+    g_norm = l2_norm(gradient)
+    denominator = g_norm + const(weight_decay, dtype) * w_norm + const(epsilon, dtype)
+    ratio = const(eta, dtype) * w_norm / denominator
+    one = ops.ones_like(ratio)
+    return ops.where(ops.greater(w_norm, 0), ops.where(ops.greater(g_norm, 0), ratio, one), one)

@@ -43,7 +43,12 @@ class DecoupledWeightDecayMixin:
 
     def _apply_weight_decay(self, variables):
         skipping = getattr(self, "_finite", None) is not None  # see ZooOptimizer(skip_nonfinite=True)
-        if self.weight_decay is None or (self.weight_decay_scaling == "learning_rate" and not skipping):
+        # Keras's own decay casts weight_decay through float32 (tf.cast of a Python float): float64
+        # variables take the path below, which makes the constant exactly with `const`.
+        float64 = any(keras.backend.standardize_dtype(v.dtype) == "float64" for v in variables)
+        if self.weight_decay is None or (
+            self.weight_decay_scaling == "learning_rate" and not skipping and not float64
+        ):
             return super()._apply_weight_decay(variables)
 
         def decayed(variable):

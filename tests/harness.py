@@ -58,6 +58,15 @@ def run_reference(factory, variant, initial, stream, learning_rates, lazy=False)
     gradient the reference is applied to the touched rows only (the rows of the variable and of
     every state array shaped like it); untouched rows keep their weights and state.
     """
+    if getattr(factory, "joint", False):
+        # One step size estimated from all variables together (Prodigy, D-Adaptation): the
+        # reference takes every variable at once. (Lazy sparse semantics do not apply to these.)
+        init, update = factory(**variant)
+        weights = [np.array(w, dtype=np.float64) for w in initial]
+        state = init(weights)
+        for t, step in enumerate(stream, start=1):
+            weights, state = update([dense for dense, _ in step], state, weights, t, learning_rates[t - 1])
+        return weights
     init, update = factory(**variant)
     results = []
     for i, w in enumerate(initial):

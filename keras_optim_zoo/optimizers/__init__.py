@@ -10,8 +10,36 @@ from keras_optim_zoo.optimizers.nadam import ZooNadam
 
 __all__ = ["ZooSGD", "ZooRMSprop", "ZooAdagrad", "ZooAdadelta", "ZooAdam", "ZooAdamax", "ZooNadam"]
 
+from keras_optim_zoo.optimizers.adamw import ZooAdamW
+from keras_optim_zoo.optimizers.lazy_adam import ZooLazyAdam
+from keras_optim_zoo.optimizers.radam import ZooRAdam
+from keras_optim_zoo.optimizers.adabelief import ZooAdaBelief
+from keras_optim_zoo.optimizers.yogi import ZooYogi
+from keras_optim_zoo.optimizers.lamb import ZooLamb
+
+__all__ += ["ZooAdamW", "ZooLazyAdam", "ZooRAdam", "ZooAdaBelief", "ZooYogi", "ZooLamb"]
+
 # <adam-family imports: add here>
+
+
 
 # <other tfa imports: add here>
 
+
+
 # <wrapper-built optimizer imports: add here>
+
+from keras_optim_zoo.optimizers.lion import ZooLion
+from keras_optim_zoo.optimizers.signsgd import ZooSignSGD
+from keras_optim_zoo.optimizers.tiger import ZooTiger
+from keras_optim_zoo.optimizers.lars import ZooLARS
+from keras_optim_zoo.optimizers.prodigy import ZooProdigy
+from keras_optim_zoo.optimizers.dadapt_adam import ZooDAdaptAdam
+
+__all__ += ["ZooLion", "ZooSignSGD", "ZooTiger", "ZooLARS", "ZooProdigy", "ZooDAdaptAdam"]
+
+# <sign/large-batch/lr-free imports: add here>
+
+# <modern adam imports: add here>
+
+# <preconditioned/schedule-free imports: add here>

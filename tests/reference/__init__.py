@@ -23,11 +23,33 @@ from .nadam import nadam
 from .rmsprop import rmsprop
 from .sgd import sgd
 
+from .adabelief import adabelief
+from .adamw import adamw
+from .lamb import lamb
+from .lazy_adam import lazy_adam
+from .radam import radam
+from .yogi import yogi
+
 # <adam-family reference imports: add here>
+
 
 # <other tfa reference imports: add here>
 
+
 # <wrapper reference imports: add here>
+
+from .dadapt_adam import dadapt_adam
+from .lars import lars
+from .lion import lion
+from .prodigy import prodigy
+from .signsgd import signsgd
+from .tiger import tiger
+
+# <sign/large-batch/lr-free reference imports: add here>
+
+# <modern adam reference imports: add here>
+
+# <preconditioned/schedule-free reference imports: add here>
 
 REFERENCES = {
     "sgd": sgd,
@@ -37,9 +59,24 @@ REFERENCES = {
     "adam": adam,
     "adamax": adamax,
     "nadam": nadam,
+    "adamw": adamw,
+    "lazy_adam": lazy_adam,
+    "radam": radam,
+    "adabelief": adabelief,
+    "yogi": yogi,
+    "lamb": lamb,
     # <adam-family references: add here>
     # <other tfa references: add here>
     # <wrapper references: add here>
+    "lion": lion,
+    "signsgd": signsgd,
+    "tiger": tiger,
+    "lars": lars,
+    "prodigy": prodigy,
+    "dadapt_adam": dadapt_adam,
+    # <sign/large-batch/lr-free references: add here>
+    # <modern adam references: add here>
+    # <preconditioned/schedule-free references: add here>
 }
 
 __all__ = ["REFERENCES", *REFERENCES]

@@ -1,0 +1,227 @@
+"""D-Adaptation Adam: Adam whose step size is estimated from the run (learning-rate free)."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_optim_zoo import checks
+from keras_optim_zoo import sparse
+from keras_optim_zoo.moments import bias_correction, const, constant_initializer
+from keras_optim_zoo.optimizers.lars import PerVariableChoices
+from keras_optim_zoo.registry import register
+
+
+def growth_rate_check(value):
+    """``growth_rate``: a number in [1, inf]; ``float("inf")`` (unbounded growth) is allowed."""
+    if not isinstance(value, bool) and isinstance(value, (int, float)) and value == math.inf:
+        return math.inf
+    return checks.in_range("growth_rate", value, 1.0, math.inf)
+
+
+class GlobalStepSizeEstimate(PerVariableChoices):
+    """A step size ``d`` estimated over ALL variables at once, then the per-variable updates.
+
+    One step has two phases (``_backend_update_step``):
+
+    1. ``_estimate(grads, variables, learning_rate)``: sums over every variable (on the gradients
+       already all-reduced across replicas) and the new optimizer-wide state (``d``, ...), assigned
+       with ``_assign_state`` (so ``skip_nonfinite`` keeps it on a skipped step);
+    2. the ordinary per-variable ``update_step`` / pure ``_update``, which reads the optimizer-wide
+       state (variables) and recomputes the per-variable quantities of phase 1 it stores.
+
+    Under ``tf.distribute`` the gradients are all-reduced once, here, before phase 1 (Keras's
+    TensorFlow optimizer would otherwise all-reduce them in phase 2); every replica then computes
+    the same sums and the optimizer-wide state (``aggregation="only_first_replica"``) stays mirrored.
+    """
+
+    #: ``[(name, initial value)]`` of the optimizer-wide scalar state.
+    _global_state = ()
+
+    def _choices(self, variable):
+        return (self._decays(variable),)
+
+    def _build_step_state(self, var_list):
+        dtype = self._step_state_dtype(var_list)
+        for name, value in self._global_state:
+            setattr(self, f"_{name}", self.add_variable(
+                shape=(), initializer=constant_initializer(value), dtype=dtype,
+                aggregation="only_first_replica", name=name,
+            ))
+
+    @property
+    def d_estimate(self):
+        """The current step-size estimate ``d`` (one optimizer-wide variable; ``d0`` until built)."""
+        return self._d if self.built else self.d0
+
+    # ------------------------------------------------------------------ phase 1
+    def _dense_gradients(self, grads, variables):
+        dense = []
+        for grad, variable in zip(grads, variables):
+            dtype = self.compute_dtype(variable.dtype)
+            if sparse.is_indexed_slices(grad):
+                grad = sparse.to_dense(sparse.cast_values(grad, dtype), ops.shape(variable)[0])
+            dense.append(ops.cast(grad, dtype))
+        return dense
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        if getattr(self, "_already_reduced", False):
+            return list(grads_and_vars)
+        return super()._all_reduce_sum_gradients(grads_and_vars)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if keras.backend.backend() == "tensorflow":
+            tf_variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
+            reduced = self._all_reduce_sum_gradients(list(zip(grads, tf_variables)))
+            grads = [g for g, _ in reduced]
+        grads = self._dense_gradients(grads, trainable_variables)
+        pairs = [(g, v) for g, v in zip(grads, trainable_variables) if 0 not in tuple(v.shape)]
+        self._estimate([g for g, _ in pairs], [v for _, v in pairs], learning_rate)
+        self._already_reduced = True
+        try:
+            super()._backend_update_step(grads, trainable_variables, learning_rate)
+        finally:
+            self._already_reduced = False
+
+    def _read(self, variable, dtype):
+        return ops.cast(variable, dtype)
+
+    def _slot(self, name, variable, dtype):
+        return ops.cast(self._slots[name][self._get_variable_index(variable)], dtype)
+
+    def _step_size_factor(self, learning_rate, step):
+        """``lr * bias_correction`` (``sqrt(1 - b2^t) / (1 - b1^t)`` if enabled, else 1)."""
+        if not self.use_bias_correction:
+            return learning_rate
+        return learning_rate * ops.sqrt(bias_correction(self.beta_2, step)) / bias_correction(self.beta_1, step)
+
+    def _estimate(self, grads, variables, learning_rate):
+        raise NotImplementedError
+
+
+@register("zoo_dadapt_adam")
+class ZooDAdaptAdam(GlobalStepSizeEstimate):
+    """D-Adaptation Adam: Adam with a step size ``d`` estimated from the run (no learning rate to tune).
+
+    Update, one optimizer-wide ``d`` (sums over ALL variables; ``g`` gradient, ``lr`` learning-rate
+    multiplier (1), ``b1, b2`` betas, ``sb2 = sqrt(b2)``, ``eps`` epsilon, ``wd`` weight decay)::
+
+        dlr  = d * lr                                        (* sqrt(1-b2^t)/(1-b1^t) if use_bias_correction)
+        num  <- sb2 * num + (1 - sb2) * dlr * sum_vars <g, s / (sqrt(v) + eps)>     (old s, v)
+        m    <- b1 * m + dlr * (1 - b1) * g
+        v    <- b2 * v + (1 - b2) * g^2
+        s    <- sb2 * s + dlr * (1 - sb2) * g
+        d    <- max(d, min(num / ((1 - sb2) * sum_vars ||s||_1), d * growth_rate))
+        w    <- w - wd * dlr * w                             (decoupled decay, as decouple=True)
+        w    <- w - m / (sqrt(v) + eps)                      (dlr is already inside m)
+
+    The new ``d`` is used from the next step on. If ``sum_vars ||s||_1 = 0`` (every gradient so
+    far exactly 0) the weights and ``d`` stay unchanged, as in the official code.
+
+    Reference: Defazio & Mishchenko, "Learning-Rate-Free Learning by D-Adaptation", ICML 2023,
+    arXiv:2301.07733; official code github.com/facebookresearch/dadaptation ``dadapt_adam.py``
+    (followed operation by operation; defaults lr 1.0, betas (0.9, 0.999), eps 1e-8, d0 1e-6,
+    growth_rate inf, bias correction off).
+
+    Conventions and differences:
+
+    * ``d`` is per optimizer: every variable updated by this optimizer contributes to the sums
+      (as one torch ``param_group``; the official ``layer_scale`` is 1 here). Under
+      ``tf.distribute`` the sums use the all-reduced gradients. ``optimizer.d_estimate`` is the
+      estimate (a scalar variable) for logging;
+    * weight decay is the official ``decouple=True`` form scaled by ``dlr`` (the official default
+      ``decouple=False`` adds ``wd * w`` to the gradient: add an L2 penalty to the loss for that).
+      Keras's own decoupled step ``lr * wd * w`` is not applied, so ``weight_decay_scaling="none"``
+      is rejected; ``exclude_from_weight_decay`` is honoured;
+    * the step number for the bias correction is Keras's ``iterations + 1`` (the official ``k``
+      does not count the steps on which every gradient was 0);
+    * ``learning_rate`` multiplies the estimate; 0 freezes weights and state (official);
+    * sparse gradients are made dense (the sums run over every entry).
+
+    Args:
+        learning_rate: float >= 0, schedule or callable: multiplier of ``d``. Default 1.0.
+        beta_1, beta_2: floats in [0, 1). Defaults 0.9, 0.999.
+        epsilon: float > 0. Default 1e-8.
+        d0: initial estimate, float > 0. Default 1e-6.
+        growth_rate: float in [1, inf]: bound on ``d``'s growth per step. Default inf.
+        use_bias_correction: bool. Default False.
+        **kwargs: the Keras base optimizer arguments (``weight_decay``, ...).
+
+    Example:
+        >>> optimizer = keras_optim_zoo.ZooDAdaptAdam()           # leave learning_rate at 1.0
+        >>> model.compile(optimizer=optimizer, ...)               # or optimizer="zoo_dadapt_adam"
+        >>> float(optimizer.d_estimate)                           # the adapted step size, for logging
+    """
+
+    _config_keys = ("beta_1", "beta_2", "epsilon", "d0", "growth_rate", "use_bias_correction")
+    _global_state = ()
+
+    def __init__(self, learning_rate=1.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, d0=1e-6,
+                 growth_rate=math.inf, use_bias_correction=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = checks.beta("beta_1", beta_1)
+        self.beta_2 = checks.beta("beta_2", beta_2)
+        self.epsilon = checks.in_range("epsilon", epsilon, 0.0, math.inf, low_open=True)
+        self.d0 = checks.in_range("d0", d0, 0.0, math.inf, low_open=True)
+        self.growth_rate = growth_rate_check(growth_rate)
+        self.use_bias_correction = checks.boolean("use_bias_correction", use_bias_correction)
+        self._reject_unscaled_decay("ZooDAdaptAdam", self.weight_decay_scaling)
+        # d: the estimate; d_step: the d the current (last) step used; progress: sum ||s||_1 > 0.
+        self._global_state = (("d", self.d0), ("d_step", self.d0), ("numerator_weighted", 0.0), ("sk_l1", 0.0))
+
+    def _slot_specs(self):
+        return [("momentum", "zeros"), ("velocity", "zeros"), ("s", "zeros")]
+
+    def _sqrt_beta_2(self):
+        return self.beta_2**0.5  # as the official code
+
+    def _estimate(self, grads, variables, learning_rate):
+        dtype = self._d.dtype
+        lr = ops.cast(learning_rate, dtype)
+        d = self._read(self._d, dtype)
+        dlr = d * self._step_size_factor(lr, self._local_step(dtype))
+        sb2 = self._sqrt_beta_2()
+        dots, l1 = [], []
+        for g, variable in zip(grads, variables):
+            cdtype = g.dtype
+            s = self._slot("s", variable, cdtype)
+            v = self._slot("velocity", variable, cdtype)
+            denom = ops.add(ops.sqrt(v), const(self.epsilon, cdtype))
+            dots.append(ops.cast(ops.sum(ops.multiply(g, ops.divide(s, denom))), dtype))
+            new_s = ops.add(ops.multiply(s, const(sb2, cdtype)), ops.multiply(g, ops.cast(dlr, cdtype) * (1 - sb2)))
+            l1.append(ops.cast(ops.sum(ops.abs(new_s)), dtype))
+        zero = const(0.0, dtype)
+        acum = dlr * (ops.sum(ops.stack(dots)) if dots else zero)
+        sk_l1 = ops.sum(ops.stack(l1)) if l1 else zero
+        sk_l1 = ops.where(ops.greater(lr, 0), sk_l1, zero)  # official: nothing accumulated at lr 0
+        old_numerator = self._read(self._numerator_weighted, dtype)
+        numerator = const(sb2, dtype) * old_numerator + const(1 - sb2, dtype) * acum
+        progress = ops.greater(sk_l1, 0)
+        safe_l1 = ops.where(progress, sk_l1, ops.ones_like(sk_l1))
+        d_hat = numerator / (const(1 - sb2, dtype) * safe_l1)
+        new_d = ops.maximum(d, ops.minimum(d_hat, d * const(self.growth_rate, dtype)))
+        self._assign_state(self._d_step, d)
+        self._assign_state(self._sk_l1, sk_l1)
+        self._assign_state(self._numerator_weighted, ops.where(progress, numerator, old_numerator))
+        self._assign_state(self._d, ops.where(progress, new_d, d))
+
+    def _update(self, gradient, variable, slots, learning_rate):
+        (decays,) = self._current_choices
+        dtype = variable.dtype
+        dlr = self._read(self._d_step, dtype) * self._step_size_factor(learning_rate, self._local_step(dtype))
+        sb2 = self._sqrt_beta_2()
+        g = gradient
+        m = ops.add(ops.multiply(slots["momentum"], const(self.beta_1, dtype)), ops.multiply(g, dlr * (1 - self.beta_1)))
+        v = ops.add(ops.multiply(slots["velocity"], const(self.beta_2, dtype)), ops.multiply(ops.multiply(g, g), const(1 - self.beta_2, dtype)))
+        s = ops.add(ops.multiply(slots["s"], const(sb2, dtype)), ops.multiply(g, dlr * (1 - sb2)))
+        denom = ops.add(ops.sqrt(v), const(self.epsilon, dtype))
+        w = variable
+        if decays:
+            w = ops.add(w, ops.multiply(w, -const(self.weight_decay, dtype) * dlr))
+        w = ops.subtract(w, ops.divide(m, denom))
+        progress = ops.greater(self._read(self._sk_l1, dtype), 0)
+        active = ops.greater(learning_rate, 0)
+        new_slots = {
+            name: ops.where(active, value, slots[name]) for name, value in (("momentum", m), ("velocity", v), ("s", s))
+        }
+        return ops.where(progress, w, variable), new_slots

@@ -1,0 +1,74 @@
+"""signSGD and Signum (sign of the gradient, or of its moving average)."""
+
+from keras import ops
+
+from keras_optim_zoo import checks
+from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.moments import weighted_average
+from keras_optim_zoo.registry import register
+
+
+class SignMomentum(ZooOptimizer):
+    """Shared step of signSGD / Signum / Tiger: ``w <- w - lr * sign(m)`` with an averaged ``m``.
+
+    Subclasses set ``self._beta`` (0: no momentum slot, the sign of the gradient itself).
+    """
+
+    _beta = 0.0
+
+    def _slot_specs(self):
+        return [("momentum", "zeros")] if self._beta else []
+
+    def _lazy_sparse(self):
+        # Without momentum a zero gradient gives sign 0: untouched rows do not move (exact).
+        return not self._beta
+
+    def _update(self, gradient, variable, slots, learning_rate):
+        if not self._beta:
+            return ops.subtract(variable, ops.multiply(learning_rate, ops.sign(gradient))), {}
+        m = weighted_average(slots["momentum"], gradient, self._beta)  # beta m + (1 - beta) g
+        return ops.subtract(variable, ops.multiply(learning_rate, ops.sign(m))), {"momentum": m}
+
+
+@register("zoo_signsgd")
+class ZooSignSGD(SignMomentum):
+    """signSGD, and Signum (sign of the momentum) with ``momentum > 0``.
+
+    Update (``g`` gradient, ``lr`` learning rate, ``m_0 = 0``)::
+
+        momentum == 0 (signSGD):  w <- w - lr * sign(g)
+        momentum  > 0 (Signum):   m <- momentum * m + (1 - momentum) * g
+                                  w <- w - lr * sign(m)
+
+    Reference: Bernstein, Wang, Azizzadenesheli & Anandkumar, "signSGD: Compressed Optimisation
+    for Non-Convex Problems", ICML 2018, arXiv:1802.04434 (Algorithms 1 and 3).
+
+    Conventions: the momentum is an exponential moving average, ``(1 - momentum)`` multiplies the
+    gradient, as in the paper's Algorithm 3. Implementations that accumulate
+    ``m <- momentum * m + g`` (torch-style heavy ball) give the same signs only while the averages
+    agree in direction; both conventions give the same step at ``t = 1``. ``sign(0) = 0``: a
+    coordinate whose gradient (or momentum) is exactly 0 does not move. Weight decay is Keras's
+    decoupled ``w <- w - lr * wd * w`` before the step (the paper has none; Bernstein's Signum code
+    adds ``wd * w`` to the gradient). Sparse gradients: without momentum only the touched rows
+    change (exactly the dense result); with momentum every row's average decays (made dense).
+    Default ``learning_rate=0.001``: each step moves every coordinate by exactly ``lr``.
+
+    Args:
+        learning_rate: float >= 0, schedule or callable. Default 0.001.
+        momentum: float in [0, 1): 0 is signSGD, > 0 Signum (the paper uses 0.9). Default 0.
+        **kwargs: the Keras base optimizer arguments.
+
+    Example:
+        >>> model.compile(optimizer=keras_optim_zoo.ZooSignSGD(1e-4, momentum=0.9), ...)  # Signum
+        >>> model.compile(optimizer="zoo_signsgd", ...)
+    """
+
+    _config_keys = ("momentum",)
+
+    def __init__(self, learning_rate=0.001, momentum=0.0, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = checks.in_range("momentum", momentum, 0.0, 1.0, high_open=True)
+
+    @property
+    def _beta(self):
+        return self.momentum
