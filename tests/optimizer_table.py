@@ -274,6 +274,102 @@ ADAM_FAMILY_ROWS = (
 
 # Rows of the other TensorFlow Addons successors (issue 4).
 TFA_OTHER_ROWS = (
+    Row(
+        "zoo_sgdw",
+        koz.ZooSGDW,
+        reference.sgdw,
+        # Defaults: TFA's / the paper's scaling ("none"), so no Keras built-in has the same defaults.
+        # With "learning_rate" scaling the weight decays are exactly representable in float32:
+        # that decay step is Keras's, which casts weight_decay through float32 even for float64
+        # variables (1e-4 would be off by 2.5e-9 relative, ~1e-11 on the weights after 40 steps).
+        variants=(
+            {},
+            {"momentum": 0.9, "weight_decay": 0.0625, "weight_decay_scaling": "learning_rate"},
+            {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+            {"momentum": 0.5, "nesterov": True, "weight_decay": 0.25, "weight_decay_scaling": "learning_rate"},
+        ),
+        learning_rate=0.05,
+        converge={"learning_rate": 0.1, "momentum": 0.5},
+        invalid=(
+            ({"weight_decay": None}, TypeError, ["weight_decay", "ZooSGD"]),
+            ({"momentum": 1.5}, ValueError, ["momentum", "[0, 1]"]),
+            ({"nesterov": "yes"}, TypeError, ["nesterov", "True or False"]),
+            ({"weight_decay_scaling": "tfa"}, ValueError, ["weight_decay_scaling"]),
+        ),
+    ),
+    Row(
+        "zoo_novograd",
+        koz.ZooNovoGrad,
+        reference.novograd,
+        variants=(
+            {},
+            {"grad_averaging": True, "weight_decay": 0.1},
+            {"amsgrad": True, "beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3},
+            {"amsgrad": True, "grad_averaging": True, "weight_decay": 0.01, "beta_2": 0.5},
+        ),
+        converge={"learning_rate": 0.05},
+        invalid=BETAS_INVALID
+        + (
+            ({"grad_averaging": "yes"}, TypeError, ["grad_averaging", "True or False"]),
+            ({"amsgrad": 1}, TypeError, ["amsgrad"]),
+            ({"weight_decay": -0.1}, ValueError, ["weight_decay", "[0, inf]"]),
+            ({"weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "NovoGrad"]),
+        ),
+    ),
+    Row(
+        "zoo_proximal_adagrad",
+        koz.ZooProximalAdagrad,
+        reference.proximal_adagrad,
+        variants=(
+            {},
+            {"l1_regularization_strength": 0.05},
+            {"l2_regularization_strength": 0.5},
+            {"initial_accumulator_value": 0.5, "l1_regularization_strength": 0.01, "l2_regularization_strength": 0.1},
+        ),
+        # TF's sparse kernel: only the touched rows take the (proximal) step. With l1 = l2 = 0 this
+        # is exactly the dense result; with l1/l2 > 0 a dense zero gradient would still shrink a row.
+        sparse="lazy",
+        learning_rate=0.1,
+        converge={"learning_rate": 0.5},
+        invalid=(
+            ({"initial_accumulator_value": 0.0}, ValueError, ["initial_accumulator_value", "(0, inf]"]),
+            ({"l1_regularization_strength": -0.1}, ValueError, ["l1_regularization_strength", "[0, inf]"]),
+            ({"l2_regularization_strength": -1.0}, ValueError, ["l2_regularization_strength", "[0, inf]"]),
+            ({"l1_regularization_strength": "0"}, TypeError, ["l1_regularization_strength", "real number"]),
+        ),
+    ),
+    Row(
+        "zoo_conditional_gradient",
+        koz.ZooConditionalGradient,
+        reference.conditional_gradient,
+        # The nuclear variant is not last: tests/test_fused.py runs the last variant on the fused
+        # (XLA) path, which the nuclear norm never takes (XLA's SVD is another algorithm).
+        variants=({}, {"ord": "nuclear", "lambda_": 0.5}, {"lambda_": 2.0, "epsilon": 1e-3}),
+        # Frank-Wolfe with a constant step size hovers around an interior minimiser; the classical
+        # 2 / (t + 2) schedule converges, in a ball (radius 5) containing the least-squares optimum.
+        converge={"learning_rate": keras.optimizers.schedules.InverseTimeDecay(1.0, 2, 1.0), "lambda_": 5.0},
+        invalid=(
+            ({"learning_rate": 1.5}, ValueError, ["learning_rate", "[0, 1]"]),
+            ({"lambda_": -1.0}, ValueError, ["lambda_", "[0, inf]"]),
+            ({"epsilon": -1e-7}, ValueError, ["epsilon"]),
+            ({"ord": "inf"}, ValueError, ["ord", "fro", "nuclear"]),
+        ),
+    ),
+    Row(
+        "zoo_cocob",
+        koz.ZooCOCOB,
+        reference.cocob,
+        variants=({}, {"alpha": 10.0}, {"alpha": 1.0, "epsilon": 1e-4}),
+        learning_rate=1.0,  # ignored by COCOB (learning-rate free); 1.0 is its default
+        # alpha=100 (default) deliberately takes small first steps: it solves the least-squares
+        # problem in 400 steps but not the 12-step tape loop; alpha=10 does both.
+        converge={"alpha": 10.0},
+        invalid=(
+            ({"alpha": 0.5}, ValueError, ["alpha", "[1, inf]"]),
+            ({"epsilon": 0.0}, ValueError, ["epsilon", "(0, inf]"]),
+            ({"alpha": "100"}, TypeError, ["alpha", "real number"]),
+        ),
+    ),
     # <other tfa rows: add here>
 )
 

@@ -21,7 +21,13 @@ __all__ += ["ZooAdamW", "ZooLazyAdam", "ZooRAdam", "ZooAdaBelief", "ZooYogi", "Z
 
 # <adam-family imports: add here>
 
+from keras_optim_zoo.optimizers.sgdw import ZooSGDW
+from keras_optim_zoo.optimizers.novograd import ZooNovoGrad
+from keras_optim_zoo.optimizers.proximal_adagrad import ZooProximalAdagrad
+from keras_optim_zoo.optimizers.conditional_gradient import ZooConditionalGradient
+from keras_optim_zoo.optimizers.cocob import ZooCOCOB
 
+__all__ += ["ZooSGDW", "ZooNovoGrad", "ZooProximalAdagrad", "ZooConditionalGradient", "ZooCOCOB"]
 
 # <other tfa imports: add here>
 

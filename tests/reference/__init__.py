@@ -32,6 +32,11 @@ from .yogi import yogi
 
 # <adam-family reference imports: add here>
 
+from .cocob import cocob
+from .conditional_gradient import conditional_gradient
+from .novograd import novograd
+from .proximal_adagrad import proximal_adagrad
+from .sgdw import sgdw
 
 # <other tfa reference imports: add here>
 
@@ -66,6 +71,11 @@ REFERENCES = {
     "yogi": yogi,
     "lamb": lamb,
     # <adam-family references: add here>
+    "sgdw": sgdw,
+    "novograd": novograd,
+    "proximal_adagrad": proximal_adagrad,
+    "conditional_gradient": conditional_gradient,
+    "cocob": cocob,
     # <other tfa references: add here>
     # <wrapper references: add here>
     "lion": lion,
