@@ -15,12 +15,30 @@ from keras_optim_zoo import optimizers as _optimizers
 from keras_optim_zoo.optimizers import *  # noqa: F401,F403  (every optimizer class)
 from keras_optim_zoo.registry import get, list_optimizers, optimizer_class
 from keras_optim_zoo.weight_decay import extend_with_decoupled_weight_decay
+from keras_optim_zoo import schedules, wrappers  # noqa: E402  (registers them for .keras reload)
+from keras_optim_zoo.schedules import (
+    CyclicalLearningRate,
+    ExponentialCyclicalLearningRate,
+    Triangular2CyclicalLearningRate,
+    TriangularCyclicalLearningRate,
+)
+from keras_optim_zoo.wrappers import SWA, AverageWeightsCallback, Lookahead, MovingAverage
 
 __all__ = [
     "__version__",
     "ZooOptimizer",
     *_optimizers.__all__,
     "extend_with_decoupled_weight_decay",
+    "schedules",
+    "wrappers",
+    "Lookahead",
+    "MovingAverage",
+    "SWA",
+    "AverageWeightsCallback",
+    "CyclicalLearningRate",
+    "TriangularCyclicalLearningRate",
+    "Triangular2CyclicalLearningRate",
+    "ExponentialCyclicalLearningRate",
     "get",
     "list_optimizers",
     "optimizer_class",

@@ -375,6 +375,27 @@ TFA_OTHER_ROWS = (
 
 # Rows of optimizers built from wrappers (e.g. zoo_ranger = Lookahead(RAdam)).
 WRAPPER_ROWS = (
+    Row(
+        "zoo_ranger",
+        koz.ZooRanger,
+        reference.ranger,
+        # 40 steps: RAdam's un-rectified first steps, then rectified; 6 (default), 8, 13 or 40
+        # synchronisations; a non-dyadic alpha (0.3) checks its float64 constant.
+        variants=(
+            {},
+            {"sync_period": 5, "slow_step_size": 0.8, "amsgrad": True},
+            {"sync_period": 3, "slow_step_size": 0.3, "degenerated_to_sgd": False, "sma_threshold": 4.0},
+            {"sync_period": 1, "beta_1": 0.9, "epsilon": 1e-7, "total_steps": 30, "warmup_proportion": 0.2},
+        ),
+        converge={"learning_rate": 0.1},
+        invalid=BETAS_INVALID
+        + (
+            ({"sync_period": 0}, ValueError, ["sync_period", "integer >= 1"]),
+            ({"sync_period": 2.5}, TypeError, ["sync_period", "integer"]),
+            ({"slow_step_size": 1.5}, ValueError, ["slow_step_size", "[0, 1]"]),
+            ({"slow_step_size": -0.1}, ValueError, ["slow_step_size", "[0, 1]"]),
+        ),
+    ),
     # <wrapper rows: add here>
 )
 

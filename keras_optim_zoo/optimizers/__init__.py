@@ -31,7 +31,9 @@ __all__ += ["ZooSGDW", "ZooNovoGrad", "ZooProximalAdagrad", "ZooConditionalGradi
 
 # <other tfa imports: add here>
 
+from keras_optim_zoo.optimizers.ranger import ZooRanger
 
+__all__ += ["ZooRanger"]
 
 # <wrapper-built optimizer imports: add here>
 

@@ -40,6 +40,8 @@ from .sgdw import sgdw
 
 # <other tfa reference imports: add here>
 
+from .lookahead import lookahead
+from .ranger import ranger
 
 # <wrapper reference imports: add here>
 
@@ -77,6 +79,7 @@ REFERENCES = {
     "conditional_gradient": conditional_gradient,
     "cocob": cocob,
     # <other tfa references: add here>
+    "ranger": ranger,
     # <wrapper references: add here>
     "lion": lion,
     "signsgd": signsgd,

@@ -1,0 +1,24 @@
+"""Learning-rate schedules (``keras.optimizers.schedules.LearningRateSchedule`` subclasses).
+
+Each is registered as Keras-serializable (``"keras_optim_zoo>Name"``), so optimizers using it save
+to ``.keras`` files and reload once ``keras_optim_zoo`` is imported. Use one as the
+``learning_rate`` of any optimizer, built-in or zoo.
+
+* ``CyclicalLearningRate`` (custom ``scale_fn``), ``TriangularCyclicalLearningRate``,
+  ``Triangular2CyclicalLearningRate``, ``ExponentialCyclicalLearningRate`` – Smith's cyclical
+  learning rates (arXiv:1506.01186), with TensorFlow Addons' names, arguments and formulas.
+"""
+
+from keras_optim_zoo.schedules.cyclical import (
+    CyclicalLearningRate,
+    ExponentialCyclicalLearningRate,
+    Triangular2CyclicalLearningRate,
+    TriangularCyclicalLearningRate,
+)
+
+__all__ = [
+    "CyclicalLearningRate",
+    "TriangularCyclicalLearningRate",
+    "Triangular2CyclicalLearningRate",
+    "ExponentialCyclicalLearningRate",
+]
