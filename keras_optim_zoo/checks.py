@@ -18,6 +18,7 @@ __all__ = [
     "non_negative",
     "positive_or_none",
     "non_negative_or_none",
+    "integer",
 ]
 
 
@@ -75,3 +76,15 @@ def boolean(name, value):
             f"of type {type(value).__name__}."
         )
     return value
+
+
+def integer(name, value, minimum=0):
+    """An ``int >= minimum`` (bools and floats rejected: ``total_steps=1e4`` is a float, not a count)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"Argument `{name}` must be an integer >= {minimum}; received {name}={value!r} "
+            f"of type {type(value).__name__}."
+        )
+    if value < minimum:
+        raise ValueError(f"Argument `{name}` must be an integer >= {minimum}; received {name}={value!r}.")
+    return int(value)

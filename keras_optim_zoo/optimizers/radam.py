@@ -1,6 +1,5 @@
 """RAdam (Rectified Adam), and the rectification/warm-up arguments it shares with AdaBelief."""
 
-import numbers
 
 from keras import ops
 
@@ -8,18 +7,6 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, rectification, warmup_then_decay
 from keras_optim_zoo.optimizers.adam import AdamFamily
 from keras_optim_zoo.registry import register
-
-
-def _non_negative_integer(name, value):
-    """An ``int >= 0`` (bools and floats rejected: ``total_steps=1e4`` is likely a typo for an int)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"Argument `{name}` must be an integer >= 0; received {name}={value!r} "
-            f"of type {type(value).__name__}."
-        )
-    if value < 0:
-        raise ValueError(f"Argument `{name}` must be an integer >= 0; received {name}={value!r}.")
-    return int(value)
 
 
 class RectifiedFamily(AdamFamily):
@@ -48,7 +35,7 @@ class RectifiedFamily(AdamFamily):
         # r_t is real only for rho_t >= 4 (and rho_t <= 2): a threshold below 4 would take a NaN step.
         self.sma_threshold = checks.in_range("sma_threshold", sma_threshold, 4.0, float("inf"))
         self.degenerated_to_sgd = checks.boolean("degenerated_to_sgd", degenerated_to_sgd)
-        self.total_steps = _non_negative_integer("total_steps", total_steps)
+        self.total_steps = checks.integer("total_steps", total_steps, 0)
         self.warmup_proportion = checks.in_range("warmup_proportion", warmup_proportion, 0.0, 1.0)
         self.min_lr = checks.non_negative("min_lr", min_lr)
 

@@ -31,6 +31,10 @@ import copy
 import keras
 from keras import ops
 
+from keras_optim_zoo import checks
+from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.moments import const  # noqa: F401  (re-exported for the wrappers)
+
 #: Keras base arguments a wrapper does not take (they belong to the inner optimizer). Their default
 #: values are accepted silently, so that a config written by Keras's generic code still loads.
 _BASE_DEFAULTS = {
@@ -63,42 +67,17 @@ def resolve_optimizer(optimizer, wrapper_name):
 
 
 def positive_int(name, value):
-    """An ``int >= 1`` (bools and floats rejected)."""
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"Argument `{name}` must be an integer >= 1; received {name}={value!r} of type "
-            f"{type(value).__name__}."
-        )
-    if value < 1:
-        raise ValueError(f"Argument `{name}` must be an integer >= 1; received {name}={value!r}.")
-    return int(value)
+    """An ``int >= 1`` (see ``keras_optim_zoo.checks.integer``)."""
+    return checks.integer(name, value, 1)
 
 
 def non_negative_int(name, value):
-    """An ``int >= 0`` (bools and floats rejected)."""
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"Argument `{name}` must be an integer >= 0; received {name}={value!r} of type "
-            f"{type(value).__name__}."
-        )
-    if value < 0:
-        raise ValueError(f"Argument `{name}` must be an integer >= 0; received {name}={value!r}.")
-    return int(value)
+    """An ``int >= 0`` (see ``keras_optim_zoo.checks.integer``)."""
+    return checks.integer(name, value, 0)
 
 
-def compute_dtype(variable_dtype):
-    """float32 for 16-bit variables (rounded once when stored), else the variable's own dtype."""
-    dtype = keras.backend.standardize_dtype(variable_dtype)
-    return "float32" if dtype in ("float16", "bfloat16") else dtype
-
-
-def const(value, dtype):
-    """A constant of ``dtype`` made directly (``ops.cast`` of a Python float goes through float32)."""
-    return ops.convert_to_tensor(value, dtype=dtype)
+#: The update dtype rule and exact constants are the optimizers' own (one definition each).
+compute_dtype = ZooOptimizer.compute_dtype
 
 
 def _copy_value_into(state, variable):
