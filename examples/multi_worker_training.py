@@ -21,12 +21,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+#: One optimizer per family: classic, Adam family with per-step state, layer-wise (LAMB), scalar
+#: per-variable state (NovoGrad), learning-rate free (Prodigy, COCOB), sign-based, a wrapper.
 OPTIMIZERS = {
     "zoo_sgd": {"learning_rate": 0.1, "momentum": 0.9},
     "zoo_adam": {"learning_rate": 0.05},
     "zoo_nadam": {"learning_rate": 0.05},
     "zoo_adagrad": {"learning_rate": 0.5},
     "zoo_rmsprop": {"learning_rate": 0.02, "centered": True},
+    "zoo_lamb": {"learning_rate": 0.05, "weight_decay": 0.01},
+    "zoo_novograd": {"learning_rate": 0.05},
+    "zoo_prodigy": {"d0": 1e-3},
+    "zoo_cocob": {"alpha": 10.0},
+    "zoo_lion": {"learning_rate": 0.01},
+    "zoo_ranger": {"learning_rate": 0.05},
 }
 GLOBAL_BATCH = 16
 

@@ -54,7 +54,10 @@ def test_two_workers_match_one_process(tmp_path):
         assert "on 2 replica(s)" in out
     reference = np.load(tmp_path / "single.npz")
     names = {key.split("/")[0] for key in reference.files}
-    assert names == {"zoo_sgd", "zoo_adam", "zoo_nadam", "zoo_adagrad", "zoo_rmsprop"}
+    assert names == {
+        "zoo_sgd", "zoo_adam", "zoo_nadam", "zoo_adagrad", "zoo_rmsprop", "zoo_lamb", "zoo_novograd",
+        "zoo_prodigy", "zoo_cocob", "zoo_lion", "zoo_ranger",
+    }
     for i in range(2):
         got = np.load(tmp_path / f"w{i}.npz")
         for key in reference.files:
