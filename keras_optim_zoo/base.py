@@ -78,14 +78,21 @@ def _translate_keras2(cls, learning_rate, kwargs):
                 "lr_t = learning_rate / (1 + decay * iterations); prefer "
                 "`keras.optimizers.schedules.InverseTimeDecay(learning_rate, 1, decay)`."
             )
-    unknown = sorted(set(kwargs) - set(KERAS_BASE_KWARGS) - set(ZOO_BASE_KWARGS))
+    check_unknown_arguments(cls, kwargs)
+    return learning_rate, decay or 0.0, kwargs
+
+
+def check_unknown_arguments(cls, kwargs, also_known=()):
+    """A ``TypeError`` naming the arguments of ``kwargs`` that neither ``cls.__init__`` nor the Keras
+    and zoo base arguments (nor ``also_known``) accept, and listing the valid ones."""
+    unknown = sorted(set(kwargs) - set(KERAS_BASE_KWARGS) - set(ZOO_BASE_KWARGS) - set(also_known))
     if unknown:
-        valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
+        own = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
+        valid = own + [p for p in KERAS_BASE_KWARGS + ZOO_BASE_KWARGS if p not in own]
         raise TypeError(
             f"{cls.__name__} got unexpected keyword argument(s) {', '.join(map(repr, unknown))}. "
-            f"Valid arguments: {', '.join(valid + list(KERAS_BASE_KWARGS + ZOO_BASE_KWARGS))}."
+            f"Valid arguments: {', '.join(valid)}."
         )
-    return learning_rate, decay or 0.0, kwargs
 
 
 def _variable_name(variable):

@@ -477,8 +477,7 @@ FRESH_SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np, keras
-    import keras_optim_zoo  # registers the zoo optimizers and the wrappers
-    import keras_optim_zoo.schedules  # registers the schedules (until keras_optim_zoo imports them itself)
+    import keras_optim_zoo  # registers the zoo optimizers, the wrappers and the schedules
     from keras_optim_zoo.wrappers import Lookahead, MovingAverage
     folder = sys.argv[1]
     plan = json.load(open(folder + "/plan.json"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 
 import keras
 
@@ -23,10 +22,6 @@ _INNER_BASE_ATTRIBUTES = (
     "ema_overwrite_frequency",
     "gradient_accumulation_steps",
 )
-
-
-def _radam_arguments():
-    return [p for p in inspect.signature(ZooRAdam.__init__).parameters if p not in ("self", "kwargs")]
 
 
 @register("zoo_ranger")
@@ -85,14 +80,8 @@ class ZooRanger(Lookahead):
     def __init__(self, learning_rate=0.001, beta_1=0.95, beta_2=0.999, epsilon=1e-5, amsgrad=False,
                  sma_threshold=5.0, degenerated_to_sgd=True, total_steps=0, warmup_proportion=0.1,
                  min_lr=0.0, sync_period=6, slow_step_size=0.5, name=None, **kwargs):
-        known = set(base.KERAS_BASE_KWARGS) | set(base.ZOO_BASE_KWARGS) | {"lr", "decay"}
-        unknown = sorted(set(kwargs) - known)
-        if unknown:
-            valid = [a for a in _radam_arguments() if a != "name"] + ["sync_period", "slow_step_size"]
-            raise TypeError(
-                f"ZooRanger got unexpected keyword argument(s) {', '.join(map(repr, unknown))}. "
-                f"Valid arguments: {', '.join(valid + list(base.KERAS_BASE_KWARGS + base.ZOO_BASE_KWARGS))}."
-            )
+        # Checked here, before RAdam sees them, so the error names ZooRanger and its arguments.
+        base.check_unknown_arguments(type(self), kwargs, also_known=("lr", "decay"))
         radam = ZooRAdam(
             learning_rate=learning_rate,
             beta_1=beta_1,
