@@ -25,6 +25,7 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo import sparse
+from keras_optim_zoo.moments import cautious
 from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin, check_weight_decay_scaling
 
 #: Keyword arguments of ``keras.optimizers.Optimizer`` that every zoo optimizer passes through.
@@ -42,7 +43,7 @@ KERAS_BASE_KWARGS = (
 )
 
 #: Keyword arguments every zoo optimizer adds to the Keras ones.
-ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite", "fused")
+ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite", "fused", "cautious")
 
 #: Variables with at least this many elements get the fused (XLA-compiled) update when
 #: ``fused=True``; one XLA launch per small variable costs more than it saves (KERAS_NOTES).
@@ -137,6 +138,16 @@ def _all_finite(grads):
     return finite
 
 
+def _size(variable):
+    """The number of elements of ``variable`` (``None`` if its shape is not fully known)."""
+    size = 1
+    for dim in variable.shape:
+        if dim is None:
+            return None
+        size *= int(dim)
+    return size
+
+
 def _check_learning_rate(learning_rate):
     if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(
         learning_rate
@@ -170,6 +181,10 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     #: Hyper-parameter attribute names added to ``get_config`` (each is a constructor argument).
     _config_keys = ()
 
+    #: Whether ``cautious=True`` is accepted (see ``moments.cautious``); the update must be a
+    #: momentum step ``w <- w - u`` for the mask to mean what the paper means.
+    _supports_cautious = False
+
     def __init__(self, learning_rate, **kwargs):
         learning_rate, decay, kwargs = _translate_keras2(type(self), learning_rate, kwargs)
         learning_rate = _check_learning_rate(learning_rate)
@@ -177,6 +192,12 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         weight_decay_scaling = check_weight_decay_scaling(kwargs.pop("weight_decay_scaling", "learning_rate"))
         skip_nonfinite = checks.boolean("skip_nonfinite", kwargs.pop("skip_nonfinite", False))
         fused = checks.boolean("fused", kwargs.pop("fused", True))
+        cautious = checks.boolean("cautious", kwargs.pop("cautious", False))
+        if cautious and not self._supports_cautious:
+            raise ValueError(
+                f"`cautious=True` is not available for {type(self).__name__}: it masks a momentum "
+                "update, and is offered by the Adam-family and Lion optimizers."
+            )
         if skip_nonfinite:
             for name in ("gradient_accumulation_steps", "use_ema"):
                 if kwargs.get(name):
@@ -188,6 +209,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         self.weight_decay_scaling = weight_decay_scaling
         self.skip_nonfinite = skip_nonfinite
         self.fused = fused
+        self.cautious = cautious
         self._finite = None
         object.__setattr__(self, "_fused_step", None)
         self.decay = decay
@@ -207,6 +229,8 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         config.update({key: getattr(self, key) for key in self._config_keys})
         config["skip_nonfinite"] = self.skip_nonfinite
         config["fused"] = self.fused
+        if self._supports_cautious:
+            config["cautious"] = self.cautious
         if self.decay:
             config["decay"] = self.decay
         return config
@@ -396,12 +420,8 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         """Whether ``variable`` takes the fused path (TF backend, ``fused=True``, large enough)."""
         if not self.fused or not self._fusable() or keras.backend.backend() != "tensorflow":
             return False
-        size = 1
-        for dim in variable.shape:
-            if dim is None:
-                return False
-            size *= int(dim)
-        return size >= FUSE_MIN_SIZE
+        size = _size(variable)
+        return size is not None and size >= FUSE_MIN_SIZE
 
     def _fusable(self):
         """False where XLA would compute the update by a different algorithm (e.g. an SVD)."""
@@ -442,6 +462,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         old_variable = ops.cast(variable, dtype)
         old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
         new_variable, new_slots = self._update(gradient, old_variable, old_slots, learning_rate)
+        new_variable = self._caution(gradient, old_variable, new_variable)
         # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
             self.assign(slots[name], self._keep_if_skipped(value, old_slots[name]))
@@ -461,11 +482,18 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             name: ops.cast(slot, dtype) if name in shaped else rows(slot) for name, slot in slots.items()
         }
         new_rows, new_slot_rows = self._update(gradient.values, old_rows, old_slot_rows, learning_rate)
+        new_rows = self._caution(gradient.values, old_rows, new_rows, size=_size(variable))
         for name, value in new_slot_rows.items():
             value = self._keep_if_skipped(value, old_slot_rows[name])
             self.assign(slots[name], value if name in shaped else sparse.rows_update(value, indices, slots[name]))
         new_rows = self._keep_if_skipped(new_rows, old_rows)
         self.assign(variable, sparse.rows_update(new_rows, indices, variable))
+
+    def _caution(self, gradient, old_variable, new_variable, size=None):
+        """With ``cautious=True``: the step ``old - new`` masked where it disagrees with the gradient."""
+        if not self.cautious:
+            return new_variable
+        return ops.subtract(old_variable, cautious(ops.subtract(old_variable, new_variable), gradient, size))
 
     def _update(self, gradient, variable, slots, learning_rate):
         raise NotImplementedError(f"{type(self).__name__} must implement _update().")

@@ -57,6 +57,23 @@ def constant_initializer(value):
     return initialize
 
 
+def cautious(update, gradient, size=None):
+    """The cautious mask of Liang, Chen, Liu & Liu, "Cautious Optimizers: Improving Training with
+    One Line of Code", arXiv:2411.16085 (2024), applied to the step ``update`` (``w <- w - update``)::
+
+        mask = 1[update * g > 0]                      (keep components that agree with g)
+        update <- update * mask / max(mean(mask), 1e-3)
+
+    The rescaling keeps the mean step size, as the paper's C-AdamW/C-Lion code does (``mean`` over
+    the whole tensor; ``size`` gives its element count when ``update`` holds only some of its rows,
+    the others having a zero gradient and so a zero mask).
+    """
+    mask = ops.cast(ops.greater(ops.multiply(update, gradient), 0), update.dtype)
+    total = ops.sum(mask)
+    mean = total / size if size is not None else ops.mean(mask)
+    return ops.multiply(update, ops.divide(mask, ops.maximum(mean, 1e-3)))
+
+
 # --------------------------------------------------------------------------- Adam-family extras
 def rectification(beta_2, step):
     """RAdam's variance rectification at the 1-based ``step``: ``(rho_t, r_t)``.

@@ -12,6 +12,7 @@ class AdamFamily(ZooOptimizer):
     """Shared hyper-parameters and moment slots of the Adam family (beta_1, beta_2, epsilon)."""
 
     _config_keys = ("beta_1", "beta_2", "epsilon")
+    _supports_cautious = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)

@@ -45,6 +45,7 @@ class ZooLion(ZooOptimizer):
     """
 
     _config_keys = ("beta_1", "beta_2")
+    _supports_cautious = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
         super().__init__(learning_rate, **kwargs)
