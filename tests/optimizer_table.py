@@ -516,10 +516,13 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
 
 MODERN_ADAM_ROWS = (
     # <modern adam rows: add here>
+    # <bound/madgrad rows: add here>
 )
 
 PRECONDITIONED_SCHEDULE_FREE_ROWS = (
-    # <preconditioned/schedule-free rows: add here>
+    # <schedule-free rows: add here>
+    # <preconditioned rows: add here>
+    # <sophia rows: add here>
 )
 
 ROWS = (

@@ -50,4 +50,10 @@ __all__ += ["ZooLion", "ZooSignSGD", "ZooTiger", "ZooLARS", "ZooProdigy", "ZooDA
 
 # <modern adam imports: add here>
 
-# <preconditioned/schedule-free imports: add here>
+# <bound/madgrad imports: add here>
+
+# <schedule-free imports: add here>
+
+# <preconditioned imports: add here>
+
+# <sophia imports: add here>

@@ -56,7 +56,13 @@ from .tiger import tiger
 
 # <modern adam reference imports: add here>
 
-# <preconditioned/schedule-free reference imports: add here>
+# <bound/madgrad reference imports: add here>
+
+# <schedule-free reference imports: add here>
+
+# <preconditioned reference imports: add here>
+
+# <sophia reference imports: add here>
 
 REFERENCES = {
     "sgd": sgd,
@@ -89,7 +95,10 @@ REFERENCES = {
     "dadapt_adam": dadapt_adam,
     # <sign/large-batch/lr-free references: add here>
     # <modern adam references: add here>
-    # <preconditioned/schedule-free references: add here>
+    # <bound/madgrad references: add here>
+    # <schedule-free references: add here>
+    # <preconditioned references: add here>
+    # <sophia references: add here>
 }
 
 __all__ = ["REFERENCES", *REFERENCES]
