@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from keras_optim_zoo import checks
+from keras_optim_zoo import precision
 from keras_optim_zoo import sparse
 from keras_optim_zoo.moments import cautious
 from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin, check_weight_decay_scaling
@@ -43,7 +44,7 @@ KERAS_BASE_KWARGS = (
 )
 
 #: Keyword arguments every zoo optimizer adds to the Keras ones.
-ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite", "fused", "cautious")
+ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite", "fused", "cautious", "state_dtype", "state_rounding")
 
 #: Variables with at least this many elements get the fused (XLA-compiled) update when
 #: ``fused=True``; one XLA launch per small variable costs more than it saves (KERAS_NOTES).
@@ -181,6 +182,11 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     #: Hyper-parameter attribute names added to ``get_config`` (each is a constructor argument).
     _config_keys = ()
 
+    #: Slots kept in the variable's dtype whatever ``state_dtype`` says: copies of (or offsets from)
+    #: the weights, e.g. the initial weights (a bfloat16 copy would move them), and the sums behind
+    #: an optimizer-wide step-size estimate (Prodigy's ``s``), whose rounding every step amplifies.
+    _full_precision_slots = ()
+
     #: Whether ``cautious=True`` is accepted (see ``moments.cautious``); the update must be a
     #: momentum step ``w <- w - u`` for the mask to mean what the paper means.
     _supports_cautious = False
@@ -193,6 +199,8 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         skip_nonfinite = checks.boolean("skip_nonfinite", kwargs.pop("skip_nonfinite", False))
         fused = checks.boolean("fused", kwargs.pop("fused", True))
         cautious = checks.boolean("cautious", kwargs.pop("cautious", False))
+        state_dtype = precision.check_state_dtype(kwargs.pop("state_dtype", None))
+        state_rounding = precision.check_state_rounding(kwargs.pop("state_rounding", "nearest"))
         if cautious and not self._supports_cautious:
             raise ValueError(
                 f"`cautious=True` is not available for {type(self).__name__}: it masks a momentum "
@@ -210,6 +218,8 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         self.skip_nonfinite = skip_nonfinite
         self.fused = fused
         self.cautious = cautious
+        self.state_dtype = state_dtype
+        self.state_rounding = state_rounding
         self._finite = None
         object.__setattr__(self, "_fused_step", None)
         self.decay = decay
@@ -231,6 +241,8 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         config["fused"] = self.fused
         if self._supports_cautious:
             config["cautious"] = self.cautious
+        config["state_dtype"] = self.state_dtype
+        config["state_rounding"] = self.state_rounding
         if self.decay:
             config["decay"] = self.decay
         return config
@@ -273,15 +285,16 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         """
         return []
 
-    def _add_shaped_slot(self, variable, name, initializer, shape):
-        """A slot of ``shape`` for ``variable``, named as ``add_variable_from_reference`` names them."""
+    def _add_shaped_slot(self, variable, name, initializer, shape, dtype=None):
+        """A slot of ``shape`` for ``variable``, named as ``add_variable_from_reference`` names them
+        (``dtype``: the update's compute dtype unless given)."""
         if self._overwrite_variable_with_gradient(variable):
             return None
         prefix = getattr(variable, "path", None) or str(variable.name).replace(":", "_")
         return self.add_variable(
             shape=shape,
             initializer=initializer,
-            dtype=self.compute_dtype(variable.dtype),
+            dtype=dtype or self.compute_dtype(variable.dtype),
             name=f"{prefix.replace('/', '_')}_{name}",
         )
 
@@ -309,14 +322,16 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         specs = self._slot_specs()
         self._slot_names = [spec[0] for spec in specs]
         like = [spec for spec in specs if len(spec) == 2]  # shaped like the variable
-        slot_lists = (
-            self.add_optimizer_variables(
-                var_list, [name for name, _ in like], initializer=[init for _, init in like]
-            )
-            if like
-            else ()
-        )
-        self._slots = dict(zip([name for name, _ in like], slot_lists))
+        self._slots = {name: [] for name, _ in like}
+        for variable in var_list:  # interleaved per variable, as Keras's add_optimizer_variables
+            for name, init in like:
+                if self._overwrite_variable_with_gradient(variable):
+                    slot = None
+                elif self.state_dtype is None or name in self._full_precision_slots:
+                    slot = self.add_variable_from_reference(variable, name=name, initializer=init)
+                else:  # stored in state_dtype (precision.py), computed in compute_dtype
+                    slot = self._add_shaped_slot(variable, name, init, tuple(variable.shape), self.state_dtype)
+                self._slots[name].append(slot)
         self._shaped_slot_names = {spec[0] for spec in specs if len(spec) == 3}
         for name, initializer, shape in (spec for spec in specs if len(spec) == 3):
             self._slots[name] = [self._add_shaped_slot(v, name, initializer, shape) for v in var_list]
@@ -465,8 +480,24 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         new_variable = self._caution(gradient, old_variable, new_variable)
         # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
-            self.assign(slots[name], self._keep_if_skipped(value, old_slots[name]))
+            self.assign(slots[name], self._round_slot(self._keep_if_skipped(value, old_slots[name]), variable, name))
         self.assign(variable, self._keep_if_skipped(new_variable, old_variable))
+
+    def _round_slot(self, value, variable, name):
+        """The new value of ``variable``'s slot ``name``, ready to store: with
+        ``state_rounding="stochastic"`` and a bfloat16 slot, stochastically rounded
+        (``precision.py``); else as is (``assign`` rounds to nearest).
+
+        The random bits depend on the step, the slot name and the element, not on which variable
+        it is: a fused trace serves every variable of one shape, and must draw what the readable
+        path draws.
+        """
+        slot_dtype = self.state_dtype or keras.backend.standardize_dtype(variable.dtype)
+        if self.state_rounding != "stochastic" or slot_dtype != "bfloat16":
+            return value
+        if name in self._shaped_slot_names or (self.state_dtype and name in self._full_precision_slots):
+            return value  # stored in the compute dtype / the variable's dtype
+        return precision.stochastic_round_to_bfloat16(value, self.iterations, self._slot_names.index(name) + 1)
 
     def _update_rows(self, gradient, variable, slots, learning_rate):
         """Lazy sparse step: the algorithm on the touched rows only, scattered back."""
@@ -484,7 +515,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         new_rows, new_slot_rows = self._update(gradient.values, old_rows, old_slot_rows, learning_rate)
         new_rows = self._caution(gradient.values, old_rows, new_rows, size=_size(variable))
         for name, value in new_slot_rows.items():
-            value = self._keep_if_skipped(value, old_slot_rows[name])
+            value = self._round_slot(self._keep_if_skipped(value, old_slot_rows[name]), variable, name)
             self.assign(slots[name], value if name in shaped else sparse.rows_update(value, indices, slots[name]))
         new_rows = self._keep_if_skipped(new_rows, old_rows)
         self.assign(variable, sparse.rows_update(new_rows, indices, variable))

@@ -94,7 +94,8 @@ def resolve_optimizer(name, learning_rate=None):
     """A new optimizer for ``name``: ``zoo_*`` names via ``koz.get``, others via Keras.
 
     Args:
-        name: a zoo name (``"zoo_adam"``) or anything ``keras.optimizers.get`` accepts (``"adam"``).
+        name: a zoo name (``"zoo_adam"``) or anything ``keras.optimizers.get`` accepts (``"adam"``),
+            optionally with arguments: ``"zoo_adam:state_dtype=bfloat16:amsgrad=True"``.
         learning_rate: optional float overriding the optimizer's default learning rate.
 
     Raises:
@@ -103,8 +104,11 @@ def resolve_optimizer(name, learning_rate=None):
     import keras
 
     import keras_optim_zoo as koz
+    from keras_optim_zoo.registry import parse_spec
 
-    kwargs = {} if learning_rate is None else {"learning_rate": float(learning_rate)}
+    name, kwargs = parse_spec(name)
+    if learning_rate is not None:
+        kwargs["learning_rate"] = float(learning_rate)
     if name in koz.list_optimizers() or str(name).lower().startswith("zoo_"):
         return koz.get(name, **kwargs)  # its ValueError already says "Did you mean ...?"
     try:
@@ -447,8 +451,10 @@ def _run_list(args):
 def _add_bench_arguments(parser):
     parser.add_argument(
         "--optimizers", metavar="NAMES", default="zoo_adam,zoo_sgd,zoo_rmsprop,zoo_adagrad,zoo_nadam",
-        help="comma-separated zoo optimizer names; each is timed against its Keras built-in where one "
-             "exists (zoo_sgd with momentum=0.9 on both sides). Default: %(default)s",
+        help="comma-separated zoo optimizer names, optionally with arguments (name:arg=value, e.g. "
+             "zoo_adam:state_dtype=bfloat16); each is timed against its Keras built-in where one "
+             "exists (zoo_sgd with momentum=0.9 on both sides; arguments the built-in also takes are "
+             "given to it too). Default: %(default)s",
     )
     parser.add_argument(
         "--sizes", default="1M,16M",
@@ -472,11 +478,12 @@ def _add_bench_arguments(parser):
 def _run_bench(args):
     import keras_optim_zoo as koz
     from keras_optim_zoo import bench
+    from keras_optim_zoo.registry import parse_spec
 
     names = _parse_names(args.optimizers)
     for name in names:
         try:
-            koz.optimizer_class(name)
+            koz.optimizer_class(parse_spec(name)[0])
         except ValueError as error:
             raise UsageError(str(error)) from error
     try:

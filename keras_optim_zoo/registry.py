@@ -68,3 +68,28 @@ def optimizer_class(name):
 def get(name, **kwargs):
     """A new optimizer registered as ``name``, built with ``kwargs``."""
     return optimizer_class(name)(**kwargs)
+
+
+def parse_spec(spec):
+    """``"zoo_adam:state_dtype=bfloat16:amsgrad=True"`` -> ``("zoo_adam", {...})``.
+
+    The command line's way to name an optimizer with arguments (``compare``, ``bench``). Values are
+    Python literals where they parse as one (``True``, ``0.9``, ``None``), else strings.
+    """
+    import ast
+
+    name, *assignments = str(spec).split(":")
+    kwargs = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"Cannot read {assignment!r} in optimizer spec {spec!r}: "
+                "write name:argument=value[:argument=value...], e.g. zoo_adam:state_dtype=bfloat16."
+            )
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()
+        kwargs[key.strip()] = value
+    return name.strip(), kwargs

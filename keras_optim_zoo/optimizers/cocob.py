@@ -68,6 +68,7 @@ class ZooCOCOB(ZooOptimizer):
         >>> model.compile(optimizer="zoo_cocob", loss="mse")
     """
 
+    _full_precision_slots = ("tilde_w",)  # kept in the variable's dtype (state_dtype)
     _config_keys = ("alpha", "epsilon")
 
     def __init__(self, learning_rate=1.0, alpha=100.0, epsilon=1e-8, **kwargs):

@@ -153,6 +153,7 @@ class ZooDAdaptAdam(GlobalStepSizeEstimate):
         >>> float(optimizer.d_estimate)                           # the adapted step size, for logging
     """
 
+    _full_precision_slots = ("s",)  # kept in the variable's dtype (state_dtype)
     _config_keys = ("beta_1", "beta_2", "epsilon", "d0", "growth_rate", "use_bias_correction")
     _global_state = ()
 

@@ -69,6 +69,7 @@ class ZooProdigy(GlobalStepSizeEstimate):
         >>> float(optimizer.d_estimate)                                 # the adapted step size
     """
 
+    _full_precision_slots = ("initial_value", "s")  # kept in the variable's dtype (state_dtype)
     _config_keys = ("beta_1", "beta_2", "beta_3", "epsilon", "d0", "d_coef", "growth_rate",
                     "use_bias_correction", "safeguard_warmup")
 
