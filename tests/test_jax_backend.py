@@ -98,3 +98,24 @@ def test_data_parallel_matches_one_device(name):
     parallel = train(keras.distribution.DataParallel(devices=devices[:2]))
     for a, b in zip(one, parallel):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6)
+
+
+def test_bfloat16_state_with_stochastic_rounding_matches_the_tensorflow_bits():
+    # The rounding bits come from a counter-based hash in keras.ops: the same on both backends.
+    from keras_optim_zoo import precision
+
+    x = np.linspace(-3.0, 3.0, 1001).astype("float32") + np.float32(1e-3)
+    rounded = np.asarray(precision.stochastic_round_to_bfloat16(keras.ops.convert_to_tensor(x), 5, 2))
+    assert np.all(np.abs(rounded - x) <= np.abs(x) * 2.0**-7)  # a bfloat16 neighbour
+    assert np.array_equal(np.asarray(keras.ops.cast(keras.ops.cast(rounded, "bfloat16"), "float32")), rounded)
+    # Recorded on the TensorFlow backend: python -c "import numpy as np; from keras_optim_zoo import
+    # precision; x = np.linspace(-3, 3, 1001).astype('float32') + np.float32(1e-3);
+    # print(precision.stochastic_round_to_bfloat16(x, 5, 2).numpy()[:6].tolist())"
+    assert rounded[:6].tolist() == [-2.984375, -3.0, -3.0, -2.984375, -2.96875, -2.96875]
+
+    variable = keras.Variable(np.ones((40, 30), "float32"))
+    optimizer = koz.ZooAdam(0.01, state_dtype="bfloat16", state_rounding="stochastic")
+    for _ in range(3):
+        optimizer.apply_gradients([(keras.ops.ones((40, 30)), variable)])
+    assert keras.backend.standardize_dtype(optimizer.get_slot(variable, "velocity").dtype) == "bfloat16"
+    np.testing.assert_allclose(np.asarray(variable), 1.0 - 0.03, rtol=1e-3)
