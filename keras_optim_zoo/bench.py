@@ -31,6 +31,7 @@ BUILTIN_EQUIVALENTS = {
     "zoo_adamw": ("adamw", {}),
     "zoo_lamb": ("lamb", {}),
     "zoo_lion": ("lion", {}),
+    "zoo_lazy_adam": ("adam", {}),  # dense gradients: Adam
 }
 
 
@@ -216,6 +217,7 @@ def run(names, sizes, layouts, steps, warmup, fit=True, report=print):
                 case = bench_case(name, total, count, steps, warmup)
                 case["bandwidth_bound_s"] = case["bytes_moved_per_parameter"] * total / bandwidth
                 case["zoo/bound"] = case["seconds"]["zoo/default"] / case["bandwidth_bound_s"]
+                case["zoo/bound_xla"] = _bound_ratio(case)
                 results["cases"].append(case)
                 report(format_case(case))
         if fit:
@@ -241,6 +243,48 @@ def format_fit(fit):
     if "keras" in fit:
         parts.append(f"keras {fit['keras']:.0f} steps/s (zoo/keras {fit['zoo/keras']:.2f})")
     return ", ".join(parts)
+
+
+#: The targets of the speed work, as (ratio key, comparison, bound, which cases), for the summary.
+TARGETS = (
+    ("zoo/bound_xla", "<=", 1.15, "every case: the default path against the fused bound"),
+    ("zoo/keras_default", "<=", 0.6, "one variable, where a built-in exists"),
+    ("zoo_xla/keras_xla", "<=", 1.05, "under jit_compile=True, where a built-in exists"),
+)
+
+
+def _bound_ratio(case):
+    """Default-path step over the fused bound: the built-in under XLA where one exists, else the
+    same algorithm's own step under XLA (measured in the same run)."""
+    s = case["seconds"]
+    return s["zoo/default"] / s.get("keras/xla", s["zoo/xla"])
+
+
+def summary_table(results):
+    """Markdown lines: one row per case with the target ratios (a mark where a target is missed)."""
+
+    def cell(value, op, bound):
+        if value is None:
+            return "–"
+        ok = value <= bound if op == "<=" else value >= bound
+        return f"{value:.2f}" + ("" if ok else " ✗")
+
+    lines = [
+        "| optimizer | params × vars | path | default / fused bound (≤1.15) | default / keras default "
+        "(≤0.6, 1 var) | XLA / keras XLA (≤1.05) | state B/param | fit zoo/keras (≥1.0) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for case in results["cases"]:
+        fit = results.get("fit", {}).get(case["optimizer"], {})
+        one = case["variables"] == 1
+        lines.append(
+            f"| {case['optimizer']} | {case['parameters'] / 1e6:g}M × {case['variables']} | {case['path']} | "
+            f"{cell(_bound_ratio(case), '<=', 1.15)} | "
+            f"{cell(case.get('zoo/keras_default') if one else None, '<=', 0.6)} | "
+            f"{cell(case.get('zoo_xla/keras_xla'), '<=', 1.05)} | {case['state_bytes_per_parameter']:.0f} | "
+            f"{cell(fit.get('zoo/keras'), '>=', 1.0)} |"
+        )
+    return lines
 
 
 def write_json(results, path):

@@ -452,7 +452,7 @@ def _add_bench_arguments(parser):
     parser.add_argument(
         "--optimizers", metavar="NAMES", default="zoo_adam,zoo_sgd,zoo_rmsprop,zoo_adagrad,zoo_nadam",
         help="comma-separated zoo optimizer names, optionally with arguments (name:arg=value, e.g. "
-             "zoo_adam:state_dtype=bfloat16); each is timed against its Keras built-in where one "
+             "zoo_adam:state_dtype=bfloat16), or 'all' for every registered optimizer; each is timed against its Keras built-in where one "
              "exists (zoo_sgd with momentum=0.9 on both sides; arguments the built-in also takes are "
              "given to it too). Default: %(default)s",
     )
@@ -480,7 +480,7 @@ def _run_bench(args):
     from keras_optim_zoo import bench
     from keras_optim_zoo.registry import parse_spec
 
-    names = _parse_names(args.optimizers)
+    names = list(koz.list_optimizers()) if args.optimizers == "all" else _parse_names(args.optimizers)
     for name in names:
         try:
             koz.optimizer_class(parse_spec(name)[0])
@@ -498,6 +498,9 @@ def _run_bench(args):
           "interleaved, median; ratios < 1 mean the zoo is faster.", flush=True)
     results = bench.run(names, sizes, layouts, steps, warmup, fit=not args.no_fit,
                         report=lambda line: print(line, flush=True))
+    print("\nSummary against the targets (✗: missed; markdown):")
+    for line in bench.summary_table(results):
+        print(line)
     if args.json:
         bench.write_json(results, args.json)
         print(f"JSON written to {args.json}")
