@@ -36,3 +36,20 @@ def test_bench_rejects_unknown_optimizers(capsys):
         cli.main(["bench", "--quick", "--optimizers", "zoo_adamm"])
     assert exit_.value.code == 2
     assert "Did you mean 'zoo_adam'" in capsys.readouterr().err
+
+
+def test_summary_table_marks_missed_targets():
+    from keras_optim_zoo import bench
+
+    case = {
+        "optimizer": "zoo_adam", "parameters": 16_000_000, "variables": 1, "path": "fused",
+        "seconds": {"zoo/default": 0.020, "keras/default": 0.050, "zoo/xla": 0.016, "keras/xla": 0.015},
+        "zoo/keras_default": 0.4, "zoo_xla/keras_xla": 0.016 / 0.015, "state_bytes_per_parameter": 8.0,
+    }
+    other = {**case, "optimizer": "zoo_cocob", "variables": 256,
+             "seconds": {"zoo/default": 0.010, "zoo/xla": 0.0095}, "state_bytes_per_parameter": 20.0}
+    for key in ("zoo/keras_default", "zoo_xla/keras_xla"):
+        other.pop(key)
+    lines = bench.summary_table({"cases": [case, other], "fit": {"zoo_adam": {"zoo/keras": 0.97}}})
+    assert lines[2] == "| zoo_adam | 16M × 1 | fused | 1.33 ✗ | 0.40 | 1.07 ✗ | 8 | 0.97 ✗ |"
+    assert lines[3] == "| zoo_cocob | 16M × 256 | fused | 1.05 | – | – | 20 | – |"
