@@ -70,6 +70,11 @@ def cautious(update, gradient, size=None):
     """
     mask = ops.cast(ops.greater(ops.multiply(update, gradient), 0), update.dtype)
     total = ops.sum(mask)
+    if size is None and all(dim is not None for dim in update.shape):
+        size = 1
+        for dim in update.shape:
+            size *= int(dim)
+    # sum / size, not ops.mean: Keras 3.15's JAX `ops.mean` of a float64 tensor is float32-accurate.
     mean = total / size if size is not None else ops.mean(mask)
     return ops.multiply(update, ops.divide(mask, ops.maximum(mean, 1e-3)))
 
@@ -151,3 +156,20 @@ def lars_trust_ratio(weights, gradient, weight_decay, eta, epsilon):
     ratio = const(eta, dtype) * w_norm / denominator
     one = ops.ones_like(ratio)
     return ops.where(ops.greater(w_norm, 0), ops.where(ops.greater(g_norm, 0), ratio, one), one)
+
+
+# --------------------------------------------------------------------------- bound/madgrad group
+def dynamic_bounds(final_lr, gamma, step):
+    """AdaBound's bounds on the per-coordinate step size at the 1-based ``step``.
+
+    Luo, Xiong, Liu & Sun 2019 (arXiv:1902.09843), Section 4, with the official code's functions::
+
+        lower_t = final_lr * (1 - 1 / (gamma * t + 1))        (0 at t = 0, rising to final_lr)
+        upper_t = final_lr * (1 + 1 / (gamma * t))            (inf at t = 0, falling to final_lr)
+
+    ``final_lr`` is a scalar tensor or Python float, ``gamma`` a Python float, ``step`` a tensor.
+    """
+    gamma_t = ops.multiply(step, gamma)
+    lower = ops.multiply(final_lr, 1.0 - 1.0 / (gamma_t + 1.0))
+    upper = ops.multiply(final_lr, 1.0 + 1.0 / gamma_t)
+    return lower, upper

@@ -120,7 +120,12 @@ CLASSIC_ROWS = (
         "zoo_adam",
         koz.ZooAdam,
         reference.adam,
-        variants=({}, {"amsgrad": True}, {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3}),
+        variants=(
+            {},
+            {"amsgrad": True},
+            {"cautious": True, "amsgrad": True},
+            {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3},
+        ),
         builtin=keras.optimizers.Adam,
         legacy=("Adam", {"amsgrad": True}),
         converge={"learning_rate": 0.05},
@@ -130,7 +135,7 @@ CLASSIC_ROWS = (
         "zoo_adamax",
         koz.ZooAdamax,
         reference.adamax,
-        variants=({}, {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3}),
+        variants=({}, {"cautious": True, "beta_1": 0.5}, {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3}),
         builtin=keras.optimizers.Adamax,
         legacy=("Adamax", {"beta_1": 0.8}),
         converge={"learning_rate": 0.05},
@@ -140,7 +145,12 @@ CLASSIC_ROWS = (
         "zoo_nadam",
         koz.ZooNadam,
         reference.nadam,
-        variants=({}, {"schedule_decay": 0.004}, {"beta_1": 0.5, "beta_2": 0.9, "schedule_decay": 0.1}),
+        variants=(
+            {},
+            {"schedule_decay": 0.004},
+            {"cautious": True, "schedule_decay": 0.004},
+            {"beta_1": 0.5, "beta_2": 0.9, "schedule_decay": 0.1},
+        ),
         builtin=keras.optimizers.Nadam,
         # tf.keras 2's Nadam uses the paper's schedule (schedule_decay=0.004) and ignores `decay`.
         legacy=("Nadam", {"schedule_decay": 0.004}),
@@ -162,6 +172,7 @@ ADAM_FAMILY_ROWS = (
             {},
             {"weight_decay_scaling": "none"},
             {"amsgrad": True, "weight_decay": 0.03125},
+            {"cautious": True, "weight_decay": 0.03125},
             {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3, "weight_decay": 0.0078125, "weight_decay_scaling": "none"},
         ),
         builtin=keras.optimizers.AdamW,
@@ -177,7 +188,13 @@ ADAM_FAMILY_ROWS = (
         "zoo_lazy_adam",
         koz.ZooLazyAdam,
         reference.lazy_adam,
-        variants=({}, {"amsgrad": True}, {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3}),
+        # cautious: the mask's mean is over the whole variable, untouched rows counting as masked.
+        variants=(
+            {},
+            {"amsgrad": True},
+            {"cautious": True, "amsgrad": True},
+            {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3},
+        ),
         builtin=keras.optimizers.Adam,  # dense gradients: Adam exactly
         sparse="lazy",
         legacy=("Adam", {"amsgrad": True}),
@@ -194,6 +211,7 @@ ADAM_FAMILY_ROWS = (
             {},
             {"amsgrad": True},
             {"degenerated_to_sgd": False, "sma_threshold": 4.0},
+            {"cautious": True, "amsgrad": True},
             {"total_steps": 30, "warmup_proportion": 0.2, "min_lr": 0.001, "beta_1": 0.5, "epsilon": 1e-3},
         ),
         converge={"learning_rate": 0.05},
@@ -216,6 +234,7 @@ ADAM_FAMILY_ROWS = (
             {},
             {"rectify": True},
             {"rectify": True, "amsgrad": True, "degenerated_to_sgd": False},
+            {"cautious": True, "rectify": True},
             {"amsgrad": True, "epsilon": 1e-8, "beta_2": 0.99, "total_steps": 30, "min_lr": 0.001},
         ),
         converge={"learning_rate": 0.05},
@@ -235,6 +254,7 @@ ADAM_FAMILY_ROWS = (
             {},
             {"bias_correction": False, "initial_accumulator_value": 0.0},
             {"l1_regularization_strength": 0.01, "l2_regularization_strength": 0.1},
+            {"cautious": True, "l1_regularization_strength": 0.01, "l2_regularization_strength": 0.1},
             {"l2_regularization_strength": 0.1, "activation": "tanh", "beta_1": 0.5, "epsilon": 1e-6},
         ),
         converge={"learning_rate": 0.05},
@@ -256,6 +276,7 @@ ADAM_FAMILY_ROWS = (
             {},
             {"weight_decay": 0.01},
             {"weight_decay": 0.015625, "weight_decay_in_trust_ratio": False},
+            {"cautious": True, "weight_decay": 0.01},
             {"weight_decay": 0.03125, "weight_decay_in_trust_ratio": False, "weight_decay_scaling": "none",
              "beta_1": 0.5, "epsilon": 1e-3},
         ),
@@ -385,6 +406,7 @@ WRAPPER_ROWS = (
             {},
             {"sync_period": 5, "slow_step_size": 0.8, "amsgrad": True},
             {"sync_period": 3, "slow_step_size": 0.3, "degenerated_to_sgd": False, "sma_threshold": 4.0},
+            {"cautious": True, "sync_period": 5},
             {"sync_period": 1, "beta_1": 0.9, "epsilon": 1e-7, "total_steps": 30, "warmup_proportion": 0.2},
         ),
         converge={"learning_rate": 0.1},
@@ -406,7 +428,12 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
         koz.ZooLion,
         reference.lion,
         # Keras-placed decay: exactly representable in float32 (see zoo_adamw).
-        variants=({}, {"beta_1": 0.5, "beta_2": 0.9}, {"weight_decay": 0.03125, "beta_1": 1.0}),
+        variants=(
+            {},
+            {"beta_1": 0.5, "beta_2": 0.9},
+            {"cautious": True, "weight_decay": 0.03125},
+            {"weight_decay": 0.03125, "beta_1": 1.0},
+        ),
         builtin=keras.optimizers.Lion,
         converge={"learning_rate": 0.05},
         invalid=(
@@ -516,6 +543,51 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
 
 MODERN_ADAM_ROWS = (
     # <modern adam rows: add here>
+    Row(
+        "zoo_adabound",
+        koz.ZooAdaBound,
+        reference.adabound,
+        # final_lr 0.02 with gamma 0.1 (bounds [0.8, 1.25] * final_lr by t = 40) makes both bounds
+        # bind within the 40 parity steps; base_learning_rate 0.02 halves final_lr at lr 0.01.
+        variants=(
+            {},
+            {"amsbound": True, "final_lr": 0.02, "gamma": 0.1},
+            {"final_lr": 0.02, "gamma": 0.1, "base_learning_rate": 0.02, "beta_1": 0.5, "epsilon": 1e-3},
+            {"cautious": True, "amsbound": True, "weight_decay": 0.0625, "final_lr": 0.02, "gamma": 0.05},
+            {"weight_decay": 0.0078125, "weight_decay_scaling": "none", "amsbound": True, "final_lr": 0.02,
+             "gamma": 0.1},
+        ),
+        converge={"learning_rate": 0.05},
+        invalid=BETAS_INVALID
+        + (
+            ({"final_lr": -0.1}, ValueError, ["final_lr", "[0, inf]"]),
+            ({"gamma": 0.0}, ValueError, ["gamma", "(0, 1)"]),
+            ({"gamma": 1.0}, ValueError, ["gamma", "(0, 1)"]),
+            ({"amsbound": "yes"}, TypeError, ["amsbound", "True or False"]),
+            ({"base_learning_rate": -1e-3}, ValueError, ["base_learning_rate", "[0, inf]"]),
+        ),
+    ),
+    Row(
+        "zoo_madgrad",
+        koz.ZooMADGRAD,
+        reference.madgrad,
+        variants=(
+            {},
+            {"momentum": 0.0},
+            {"weight_decay": 0.1, "epsilon": 0.0},
+            {"momentum": 0.0, "weight_decay": 0.05, "decouple_decay": True, "epsilon": 1e-3},
+            {"weight_decay": 0.1, "decouple_decay": True, "momentum": 0.5},
+        ),
+        converge={"learning_rate": 0.01},
+        invalid=(
+            ({"momentum": 1.0}, ValueError, ["momentum", "[0, 1)"]),
+            ({"momentum": -0.1}, ValueError, ["momentum", "[0, 1)"]),
+            ({"epsilon": -1e-6}, ValueError, ["epsilon", "[0, inf]"]),
+            ({"decouple_decay": "yes"}, TypeError, ["decouple_decay", "True or False"]),
+            ({"weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "ZooMADGRAD"]),
+            ({"cautious": True}, ValueError, ["cautious", "ZooMADGRAD"]),
+        ),
+    ),
     # <bound/madgrad rows: add here>
 )
 

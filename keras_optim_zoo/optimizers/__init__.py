@@ -50,6 +50,11 @@ __all__ += ["ZooLion", "ZooSignSGD", "ZooTiger", "ZooLARS", "ZooProdigy", "ZooDA
 
 # <modern adam imports: add here>
 
+from keras_optim_zoo.optimizers.adabound import ZooAdaBound
+from keras_optim_zoo.optimizers.madgrad import ZooMADGRAD
+
+__all__ += ["ZooAdaBound", "ZooMADGRAD"]
+
 # <bound/madgrad imports: add here>
 
 # <schedule-free imports: add here>

@@ -56,6 +56,9 @@ from .tiger import tiger
 
 # <modern adam reference imports: add here>
 
+from .adabound import adabound
+from .madgrad import madgrad
+
 # <bound/madgrad reference imports: add here>
 
 # <schedule-free reference imports: add here>
@@ -95,6 +98,8 @@ REFERENCES = {
     "dadapt_adam": dadapt_adam,
     # <sign/large-batch/lr-free references: add here>
     # <modern adam references: add here>
+    "adabound": adabound,
+    "madgrad": madgrad,
     # <bound/madgrad references: add here>
     # <schedule-free references: add here>
     # <preconditioned references: add here>

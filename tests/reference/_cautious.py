@@ -5,11 +5,26 @@ decoupled weight decay) and replaces it by ``caution(u, g)``::
 
     mask = 1[u * g > 0]
     u    = u * mask / max(mean(mask), 1e-3)
+
+``cautious_step(w, w_new, g)`` does this for a reference that computed ``w_new``: the step is
+``u = w - w_new``, the displacement the weights take in float64, exactly what ``ZooOptimizer``
+masks (it recovers the step from the weights). A step below half an ulp of its weight is 0 there,
+so such a coordinate counts as masked; the paper would count it as kept when ``u * g > 0`` (it
+moves neither way; only the rescaling ``1 / mean(mask)`` of the others differs).
+
+``size``: the element count of the whole variable when ``u`` holds only some of its rows (lazy
+sparse updates); the rows left out have a zero gradient and count as masked.
 """
 
 import numpy as np
 
 
-def caution(update, g):
+def caution(update, g, size=None):
     mask = (update * g > 0).astype(np.float64)
-    return update * mask / max(mask.mean(), 1e-3)
+    mean = mask.sum() / size if size is not None else mask.mean()
+    return update * mask / max(mean, 1e-3)
+
+
+def cautious_step(w, new_w, g, size=None):
+    """``w - caution(w - new_w, g)``: the weights after the cautious version of the step."""
+    return w - caution(w - new_w, g, size)

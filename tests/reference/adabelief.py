@@ -25,11 +25,12 @@ rectified variant is the one of ``tfa.optimizers.AdaBelief`` and the official
 
 import numpy as np
 
+from ._cautious import cautious_step
 from .radam import rho_and_r, scheduled_lr
 
 
 def adabelief(beta_1=0.9, beta_2=0.999, epsilon=1e-14, amsgrad=False, rectify=False, sma_threshold=5.0,
-              degenerated_to_sgd=True, total_steps=0, warmup_proportion=0.1, min_lr=0.0):
+              degenerated_to_sgd=True, total_steps=0, warmup_proportion=0.1, min_lr=0.0, cautious=False):
     """AdaBelief as in ``keras_optim_zoo.ZooAdaBelief``; see the module docstring."""
 
     def init(w):
@@ -40,6 +41,10 @@ def adabelief(beta_1=0.9, beta_2=0.999, epsilon=1e-14, amsgrad=False, rectify=Fa
         return state
 
     def update(g, state, w, t, lr):
+        new_w, new_state = step(g, state, w, t, lr)
+        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
+
+    def step(g, state, w, t, lr):
         g = np.asarray(g, dtype=np.float64)
         w = np.asarray(w, dtype=np.float64)
         lr_t = scheduled_lr(lr, t, total_steps, warmup_proportion, min_lr)

@@ -29,9 +29,13 @@ lr * g / (|g| + eps / sqrt(1 - beta_2)).
 
 import numpy as np
 
+from ._cautious import cautious_step
 
-def adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
-    """Keras 3 ``Adam``; see the module docstring for the equations."""
+
+def adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, cautious=False):
+    """Keras 3 ``Adam``; see the module docstring for the equations.
+
+    ``cautious=True`` (a zoo extension, not in Keras): the step is masked by ``_cautious``."""
 
     def init(w):
         w = np.asarray(w, dtype=np.float64)
@@ -55,6 +59,6 @@ def adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
             new_state["velocity_hat"] = v_hat
             v = v_hat
         new_w = w - m * alpha / (np.sqrt(v) + epsilon)
-        return new_w, new_state
+        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
 
     return init, update

@@ -18,9 +18,13 @@ names: ``momentum`` (m) and ``norm`` (u).
 
 import numpy as np
 
+from ._cautious import cautious_step
 
-def adamax(beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    """Keras 3 ``Adamax``; see the module docstring for the equations."""
+
+def adamax(beta_1=0.9, beta_2=0.999, epsilon=1e-7, cautious=False):
+    """Keras 3 ``Adamax``; see the module docstring for the equations.
+
+    ``cautious=True`` (a zoo extension, not in Keras): the step is masked by ``_cautious``."""
 
     def init(w):
         w = np.asarray(w, dtype=np.float64)
@@ -32,6 +36,8 @@ def adamax(beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         m = state["momentum"] + (g - state["momentum"]) * (1 - beta_1)
         u = np.maximum(beta_2 * state["norm"], np.abs(g))
         new_w = w - lr * m / ((1 - beta_1**t) * (u + epsilon))
+        if cautious:
+            new_w = cautious_step(w, new_w, g)
         return new_w, {"momentum": m, "norm": u}
 
     return init, update

@@ -25,9 +25,11 @@ folded into alpha_t), as in ``adam.py``.
 
 import numpy as np
 
+from ._cautious import cautious_step
+
 
 def adamw(weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-          weight_decay_scaling="learning_rate"):
+          weight_decay_scaling="learning_rate", cautious=False):
     """Keras 3 ``AdamW`` (plus TFA's unscaled decay); see the module docstring."""
 
     def init(w):
@@ -51,6 +53,7 @@ def adamw(weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=Fa
             v = np.maximum(state["velocity_hat"], v)
             new_state["velocity_hat"] = v
         alpha = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        return w - alpha * m / (np.sqrt(v) + epsilon), new_state
+        new_w = w - alpha * m / (np.sqrt(v) + epsilon)
+        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
 
     return init, update

@@ -22,15 +22,23 @@ Optimization", arXiv:1412.6980; the lazy sparse update is TensorFlow's
 
 import numpy as np
 
+from ._cautious import cautious_step
 
-def lazy_adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
-    """Adam's update for the rows it is given (all rows for a dense gradient)."""
+
+def lazy_adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, cautious=False):
+    """Adam's update for the rows it is given (all rows for a dense gradient).
+
+    ``cautious=True``: the mask's mean is over the whole variable, the rows not given counting
+    as masked; its size is kept in the scalar state ``size`` (passed whole by the lazy harness).
+    """
 
     def init(w):
         w = np.asarray(w, dtype=np.float64)
         state = {"momentum": np.zeros_like(w), "velocity": np.zeros_like(w)}
         if amsgrad:
             state["velocity_hat"] = np.zeros_like(w)
+        if cautious:
+            state["size"] = np.float64(w.size)
         return state
 
     def update(g, state, w, t, lr):
@@ -39,10 +47,13 @@ def lazy_adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
         m = beta_1 * state["momentum"] + (1 - beta_1) * g
         v = beta_2 * state["velocity"] + (1 - beta_2) * g**2
         new_state = {"momentum": m, "velocity": v}
+        if cautious:
+            new_state["size"] = state["size"]
         if amsgrad:
             v = np.maximum(state["velocity_hat"], v)
             new_state["velocity_hat"] = v
         alpha = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        return w - alpha * m / (np.sqrt(v) + epsilon), new_state
+        new_w = w - alpha * m / (np.sqrt(v) + epsilon)
+        return (cautious_step(w, new_w, g, state["size"]) if cautious else new_w), new_state
 
     return init, update

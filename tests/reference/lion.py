@@ -12,6 +12,8 @@ Defaults as the paper's recommendation and keras.optimizers.Lion: beta_1 0.9, be
 
 import numpy as np
 
+from ._cautious import cautious_step
+
 
 def sign(x):
     """``np.sign`` with subnormal values as 0: TensorFlow's CPU kernels (and XLA) flush subnormal
@@ -21,7 +23,7 @@ def sign(x):
     return np.sign(np.where(np.abs(x) < np.finfo(np.float64).tiny, 0.0, x))
 
 
-def lion(beta_1=0.9, beta_2=0.99, weight_decay=None):
+def lion(beta_1=0.9, beta_2=0.99, weight_decay=None, cautious=False):
     wd = weight_decay or 0.0
 
     def init(w):
@@ -33,6 +35,9 @@ def lion(beta_1=0.9, beta_2=0.99, weight_decay=None):
         w = w - lr * wd * w
         m = state["momentum"]
         c = beta_1 * m + (1 - beta_1) * g
-        return w - lr * sign(c), {"momentum": beta_2 * m + (1 - beta_2) * g}
+        new_w = w - lr * sign(c)
+        if cautious:
+            new_w = cautious_step(w, new_w, g)
+        return new_w, {"momentum": beta_2 * m + (1 - beta_2) * g}
 
     return init, update

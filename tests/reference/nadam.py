@@ -38,9 +38,13 @@ order, exactly once per step.
 
 import numpy as np
 
+from ._cautious import cautious_step
 
-def nadam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, schedule_decay=None):
-    """Keras 3 ``Nadam`` (plus the Keras-2 ``schedule_decay``); see module doc."""
+
+def nadam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, schedule_decay=None, cautious=False):
+    """Keras 3 ``Nadam`` (plus the Keras-2 ``schedule_decay``); see module doc.
+
+    ``cautious=True`` (a zoo extension, not in Keras): the step is masked by ``_cautious``."""
 
     def mu(step):
         """Momentum schedule mu_step = beta_1 * (1 - 0.5 * 0.96**(d*step))."""
@@ -71,6 +75,8 @@ def nadam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, schedule_decay=None):
         m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product_t)
         v_hat = v / (1 - beta_2**t)
         new_w = w - lr * m_hat / (np.sqrt(v_hat) + epsilon)
+        if cautious:
+            new_w = cautious_step(w, new_w, g)
         return new_w, {
             "momentum": m,
             "velocity": v,

@@ -32,9 +32,11 @@ the step size, i.e. the l_t above; its current default skips the early steps
 
 import numpy as np
 
+from ._cautious import cautious_step
+
 
 def radam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, sma_threshold=5.0, degenerated_to_sgd=True,
-          total_steps=0, warmup_proportion=0.1, min_lr=0.0):
+          total_steps=0, warmup_proportion=0.1, min_lr=0.0, cautious=False):
     """RAdam as in ``keras_optim_zoo.ZooRAdam``; see the module docstring."""
 
     def init(w):
@@ -45,6 +47,10 @@ def radam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, sma_threshold=5
         return state
 
     def update(g, state, w, t, lr):
+        new_w, new_state = step(g, state, w, t, lr)
+        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
+
+    def step(g, state, w, t, lr):
         g = np.asarray(g, dtype=np.float64)
         w = np.asarray(w, dtype=np.float64)
         lr_t = scheduled_lr(lr, t, total_steps, warmup_proportion, min_lr)

@@ -11,7 +11,7 @@ from .radam import radam
 
 
 def ranger(beta_1=0.95, beta_2=0.999, epsilon=1e-5, amsgrad=False, sma_threshold=5.0, degenerated_to_sgd=True,
-           total_steps=0, warmup_proportion=0.1, min_lr=0.0, sync_period=6, slow_step_size=0.5):
+           total_steps=0, warmup_proportion=0.1, min_lr=0.0, sync_period=6, slow_step_size=0.5, cautious=False):
     """``keras_optim_zoo.ZooRanger``: RAdam's reference inside Lookahead's."""
     inner = radam(
         beta_1=beta_1,
@@ -23,5 +23,6 @@ def ranger(beta_1=0.95, beta_2=0.999, epsilon=1e-5, amsgrad=False, sma_threshold
         total_steps=total_steps,
         warmup_proportion=warmup_proportion,
         min_lr=min_lr,
+        cautious=cautious,  # the RAdam step; Lookahead's synchronisation is not masked
     )
     return lookahead(inner, sync_period=sync_period, slow_step_size=slow_step_size)

@@ -22,9 +22,11 @@ of ``tfa.optimizers.Yogi`` (tensorflow_addons/optimizers/yogi.py).
 
 import numpy as np
 
+from ._cautious import cautious_step
+
 
 def yogi(beta_1=0.9, beta_2=0.999, epsilon=1e-3, initial_accumulator_value=1e-6, l1_regularization_strength=0.0,
-         l2_regularization_strength=0.0, activation="sign", bias_correction=True):
+         l2_regularization_strength=0.0, activation="sign", bias_correction=True, cautious=False):
     """Yogi as in ``keras_optim_zoo.ZooYogi``; see the module docstring."""
     l1, l2 = l1_regularization_strength, l2_regularization_strength
 
@@ -48,6 +50,8 @@ def yogi(beta_1=0.9, beta_2=0.999, epsilon=1e-3, initial_accumulator_value=1e-6,
             w_new = np.sign(w_new) * np.maximum(np.abs(w_new) - l1 * a, 0) / (1 + l2 * a)
         elif l2 > 0:
             w_new = w_new / (1 + l2 * a)
+        if cautious:  # the whole step, proximal shrinkage included
+            w_new = cautious_step(w, w_new, g)
         return w_new, {"momentum": m, "velocity": v}
 
     return init, update
