@@ -23,6 +23,12 @@ from keras_optim_zoo.schedules import (
     TriangularCyclicalLearningRate,
 )
 from keras_optim_zoo.wrappers import SWA, AverageWeightsCallback, Lookahead, MovingAverage
+from keras_optim_zoo.wrappers import (
+    AdaptiveGradientClipping,
+    GradientCentralization,
+    centralize_gradient,
+    unitwise_clip,
+)
 
 __all__ = [
     "__version__",
@@ -35,6 +41,10 @@ __all__ = [
     "MovingAverage",
     "SWA",
     "AverageWeightsCallback",
+    "GradientCentralization",
+    "AdaptiveGradientClipping",
+    "centralize_gradient",
+    "unitwise_clip",
     "CyclicalLearningRate",
     "TriangularCyclicalLearningRate",
     "Triangular2CyclicalLearningRate",

@@ -594,6 +594,30 @@ MODERN_ADAM_ROWS = (
 PRECONDITIONED_SCHEDULE_FREE_ROWS = (
     # <schedule-free rows: add here>
     # <preconditioned rows: add here>
+    Row(
+        "zoo_sophia",
+        koz.ZooSophia,
+        reference.sophia,
+        # The gradient path only (the Hessian hook is checked in test_sophia.py): h stays at
+        # initial_hessian. Defaults: h = 0, every step lr * sign(m); then a preloaded h with clipped
+        # and unclipped coordinates; then epsilon above rho * h.
+        variants=(
+            {},
+            {"initial_hessian": 2.0, "rho": 0.5},
+            {"beta_1": 0.5, "beta_2": 0.9, "rho": 1.0, "initial_hessian": 0.01, "epsilon": 0.1, "weight_decay": 0.0},
+        ),
+        converge={"learning_rate": 0.03, "weight_decay": 0.0},
+        invalid=(
+            ({"beta_1": 1.0}, ValueError, ["beta_1", "[0, 1)"]),
+            ({"beta_2": -0.1}, ValueError, ["beta_2", "[0, 1)"]),
+            ({"rho": -0.04}, ValueError, ["rho", "[0, inf]"]),
+            ({"epsilon": 0.0}, ValueError, ["epsilon", "(0, inf]"]),
+            ({"initial_hessian": -1.0}, ValueError, ["initial_hessian", "[0, inf]"]),
+            ({"weight_decay": None}, TypeError, ["weight_decay", "real number"]),
+            ({"rho": "0.04"}, TypeError, ["rho", "real number"]),
+            ({"cautious": True}, ValueError, ["cautious", "ZooSophia"]),
+        ),
+    ),
     # <sophia rows: add here>
 )
 

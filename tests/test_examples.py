@@ -15,7 +15,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = ("gradient_tape_linear_regression.py", "fit_mlp_digits.py",
-           "batch_vs_minibatch_vs_sgd.py")
+           "batch_vs_minibatch_vs_sgd.py", "sophia_gradient_tape.py")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 TIMEOUT = 240
 
@@ -94,3 +94,16 @@ def test_batch_vs_minibatch_vs_sgd_shows_the_trade_off(outputs):
     assert full > 1.0  # 5 updates in 5 epochs: still far from the solution
     assert mini < 0.05 and stochastic < 0.05  # near the noise variance 0.01
     assert "Trade-off" in out
+
+
+def test_sophia_gradient_tape_feeds_the_hessian_every_10_steps(outputs):
+    out = _run(outputs, "sophia_gradient_tape.py")
+    assert "optimizer: zoo_sophia (ZooSophia)" in out
+    with_hessian, without = out.split("no Hessian updates")
+    assert "steps 129  hessian updates 12" in with_hessian  # 3 epochs of 43 steps, k = 10
+    assert "steps 129  hessian updates 0" in without
+    unclipped = [float(v) for v in re.findall(r"unclipped ([\d.]+)", with_hessian)]
+    assert len(unclipped) == 3 and 0.05 < unclipped[-1] < 0.9, unclipped  # h is active
+    assert all(float(v) == 0.0 for v in re.findall(r"unclipped ([\d.]+)", without))  # sign steps
+    match = re.search(r"final test accuracy: Sophia-G ([\d.]+), without Hessian updates ([\d.]+)", out)
+    assert match and float(match.group(1)) > 0.85 and float(match.group(2)) > 0.85, out

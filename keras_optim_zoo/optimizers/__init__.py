@@ -61,4 +61,13 @@ __all__ += ["ZooAdaBound", "ZooMADGRAD"]
 
 # <preconditioned imports: add here>
 
+from keras_optim_zoo.optimizers.sophia import (
+    SophiaHessianCallback,
+    ZooSophia,
+    hutchinson_estimate,
+    sophia_gnb_estimate,
+)
+
+__all__ += ["ZooSophia", "sophia_gnb_estimate", "hutchinson_estimate", "SophiaHessianCallback"]
+
 # <sophia imports: add here>

@@ -65,6 +65,8 @@ from .madgrad import madgrad
 
 # <preconditioned reference imports: add here>
 
+from .sophia import sophia
+
 # <sophia reference imports: add here>
 
 REFERENCES = {
@@ -103,6 +105,7 @@ REFERENCES = {
     # <bound/madgrad references: add here>
     # <schedule-free references: add here>
     # <preconditioned references: add here>
+    "sophia": sophia,
     # <sophia references: add here>
 }
 
