@@ -47,8 +47,12 @@ KERAS_BASE_KWARGS = (
 ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite", "fused", "cautious", "state_dtype", "state_rounding")
 
 #: Variables with at least this many elements get the fused (XLA-compiled) update when
-#: ``fused=True``; one XLA launch per small variable costs more than it saves (KERAS_NOTES).
-FUSE_MIN_SIZE = 1 << 10
+#: ``fused=True``. Measured on a 2-core CPU inside a training step (forward, backward, update): one
+#: XLA launch costs ~50-60 us more than the op-by-op update of a small variable, and the fused
+#: kernel saves ~2 ns per element, so it pays from ~30k elements on. (Launching every variable of a
+#: step together in ONE XLA computation was measured too: slower than per-variable launches, both
+#: for many 64-element and many 4k-element variables.)
+FUSE_MIN_SIZE = 1 << 15
 
 #: ``epsilon=None`` meant this in Keras 2 (``keras.backend.epsilon()``).
 KERAS2_DEFAULT_EPSILON = 1e-7

@@ -493,7 +493,7 @@ def _run_bench(args):
         raise UsageError(f"--sizes / --variables: {error}") from error
     steps, warmup = args.steps, args.warmup
     if args.quick:
-        sizes, layouts, steps, warmup = [20_000], [1, 4], 3, 1
+        sizes, layouts, steps, warmup = [200_000], [1, 4], 3, 1
     print("Step time per optimizer: zoo and Keras built-in, default path (jit_compile=False) and XLA, "
           "interleaved, median; ratios < 1 mean the zoo is faster.", flush=True)
     results = bench.run(names, sizes, layouts, steps, warmup, fit=not args.no_fit,

@@ -13,6 +13,9 @@ import tensorflow as tf
 import keras_optim_zoo as koz
 from keras_optim_zoo import base
 
+# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
+pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+
 B1, B2 = 0.9, 0.999
 
 

@@ -26,7 +26,7 @@ def test_bench_quick_writes_ratios_state_bytes_and_paths(tmp_path, capsys):
     assert cases[("zoo_adam", 1)]["bytes_moved_per_parameter"] == 28
     assert cases[("zoo_sgd", 4)]["state_bytes_per_parameter"] == 4
     for case in cases.values():
-        assert case["path"] == "fused"  # 20k parameters, 5k per variable: above FUSE_MIN_SIZE
+        assert case["path"] == "fused"  # 200k parameters, 50k per variable: above FUSE_MIN_SIZE
         for key in ("zoo/keras_default", "zoo/keras_xla", "zoo_xla/keras_xla", "zoo/bound"):
             assert math.isfinite(case[key]) and case[key] > 0
 
@@ -53,3 +53,18 @@ def test_summary_table_marks_missed_targets():
     lines = bench.summary_table({"cases": [case, other], "fit": {"zoo_adam": {"zoo/keras": 0.97}}})
     assert lines[2] == "| zoo_adam | 16M × 1 | fused | 1.33 ✗ | 0.40 | 1.07 ✗ | 8 | 0.97 ✗ |"
     assert lines[3] == "| zoo_cocob | 16M × 256 | fused | 1.05 | – | – | 20 | – |"
+
+
+def test_production_fuse_threshold():
+    """Variables of >= 32768 elements take the fused path by default; smaller ones the readable one
+    (the measurement behind the number is in base.FUSE_MIN_SIZE's comment)."""
+    import keras
+    import numpy as np
+
+    import keras_optim_zoo as koz
+    from keras_optim_zoo import base
+
+    assert base.FUSE_MIN_SIZE == 1 << 15
+    optimizer = koz.ZooAdam()
+    assert optimizer._fuses(keras.Variable(np.zeros((128, 256))))
+    assert not optimizer._fuses(keras.Variable(np.zeros((64, 511))))

@@ -15,6 +15,9 @@ from keras_optim_zoo import base
 from keras_optim_zoo.moments import cautious
 from reference._cautious import caution
 
+# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
+pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+
 CAPABLE = [koz.ZooAdam, koz.ZooAdamW, koz.ZooAdamax, koz.ZooNadam, koz.ZooRAdam, koz.ZooAdaBelief, koz.ZooYogi,
            koz.ZooLamb, koz.ZooLazyAdam, koz.ZooLion, koz.ZooAdaBound]
 

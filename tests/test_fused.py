@@ -8,6 +8,9 @@ import tensorflow as tf
 from keras_optim_zoo import base
 from optimizer_table import ROWS
 
+# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
+pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+
 ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS]
 BIG = (48, 32)  # 1536 elements: above FUSE_MIN_SIZE
 SMALL = (5,)  # below it: readable path in both runs

@@ -10,6 +10,9 @@ from keras_optim_zoo import base, precision
 from keras_optim_zoo.bench import state_bytes_per_parameter
 from optimizer_table import ROWS
 
+# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
+pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+
 ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS if issubclass(row.cls, base.ZooOptimizer)]
 SHAPES = ((40, 30), (7,))  # one variable on the fused path (>= FUSE_MIN_SIZE), one on the readable one
 

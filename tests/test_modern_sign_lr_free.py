@@ -16,6 +16,9 @@ from harness import SHAPES, gradient_stream, least_squares, run_zoo
 from optimizer_table import ROWS_BY_NAME
 from reference.dadapt_adam import run_jointly
 
+# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
+pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+
 LR_FREE = ["zoo_prodigy", "zoo_dadapt_adam"]
 
 
