@@ -543,6 +543,7 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
 
 MODERN_ADAM_ROWS = (
     # <modern adam rows: add here>
+    # <adopt/qhadam rows: add here>
     Row(
         "zoo_adabound",
         koz.ZooAdaBound,

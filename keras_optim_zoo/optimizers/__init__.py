@@ -50,6 +50,8 @@ __all__ += ["ZooLion", "ZooSignSGD", "ZooTiger", "ZooLARS", "ZooProdigy", "ZooDA
 
 # <modern adam imports: add here>
 
+# <adopt/qhadam imports: add here>
+
 from keras_optim_zoo.optimizers.adabound import ZooAdaBound
 from keras_optim_zoo.optimizers.madgrad import ZooMADGRAD
 

@@ -56,6 +56,8 @@ from .tiger import tiger
 
 # <modern adam reference imports: add here>
 
+# <adopt/qhadam reference imports: add here>
+
 from .adabound import adabound
 from .madgrad import madgrad
 
@@ -100,6 +102,7 @@ REFERENCES = {
     "dadapt_adam": dadapt_adam,
     # <sign/large-batch/lr-free references: add here>
     # <modern adam references: add here>
+    # <adopt/qhadam references: add here>
     "adabound": adabound,
     "madgrad": madgrad,
     # <bound/madgrad references: add here>
