@@ -19,6 +19,7 @@ __all__ = [
     "positive_or_none",
     "non_negative_or_none",
     "integer",
+    "one_of",
 ]
 
 
@@ -88,3 +89,14 @@ def integer(name, value, minimum=0):
     if value < minimum:
         raise ValueError(f"Argument `{name}` must be an integer >= {minimum}; received {name}={value!r}.")
     return int(value)
+
+
+def one_of(name, value, choices, note=""):
+    """``value`` if it is one of ``choices`` (a tuple), else a ``ValueError`` listing them."""
+    try:
+        valid = value in choices
+    except TypeError:  # e.g. an unhashable value
+        valid = False
+    if not valid:
+        raise ValueError(f"Argument `{name}` must be one of {choices}{note}; received {name}={value!r}.")
+    return value

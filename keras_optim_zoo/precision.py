@@ -24,25 +24,18 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from keras_optim_zoo import checks
+
 STATE_DTYPES = (None, "float32", "bfloat16")
 STATE_ROUNDINGS = ("nearest", "stochastic")
 
 
 def check_state_dtype(value):
-    if value not in STATE_DTYPES:
-        raise ValueError(
-            f"Argument `state_dtype` must be one of {STATE_DTYPES} (None: the variable's dtype); "
-            f"received state_dtype={value!r}."
-        )
-    return value
+    return checks.one_of("state_dtype", value, STATE_DTYPES, " (None: the variable's dtype)")
 
 
 def check_state_rounding(value):
-    if value not in STATE_ROUNDINGS:
-        raise ValueError(
-            f"Argument `state_rounding` must be one of {STATE_ROUNDINGS}; received state_rounding={value!r}."
-        )
-    return value
+    return checks.one_of("state_rounding", value, STATE_ROUNDINGS)
 
 
 def _u32(value):

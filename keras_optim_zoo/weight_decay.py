@@ -28,12 +28,7 @@ WEIGHT_DECAY_SCALINGS = ("learning_rate", "none")
 
 
 def check_weight_decay_scaling(value):
-    if value not in WEIGHT_DECAY_SCALINGS:
-        raise ValueError(
-            f"Argument `weight_decay_scaling` must be one of {WEIGHT_DECAY_SCALINGS}; "
-            f"received weight_decay_scaling={value!r}."
-        )
-    return value
+    return checks.one_of("weight_decay_scaling", value, WEIGHT_DECAY_SCALINGS)
 
 
 class DecoupledWeightDecayMixin:

@@ -111,9 +111,7 @@ class ZooConditionalGradient(ZooOptimizer):
             checks.in_range("learning_rate", rate, 0.0, 1.0)
         self.lambda_ = checks.non_negative("lambda_", lambda_)
         self.epsilon = self._epsilon(epsilon)
-        if ord not in NORMS:
-            raise ValueError(f"Argument `ord` must be one of {NORMS}; received ord={ord!r}.")
-        self.ord = ord
+        self.ord = checks.one_of("ord", ord, NORMS)
 
     def _fusable(self):
         # XLA's SVD is another algorithm (iterative Jacobi): slow on CPU, ~1e-9 in float64.

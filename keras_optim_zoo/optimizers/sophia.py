@@ -340,7 +340,7 @@ def sophia_gnb_estimate(model, x, *, from_logits=True, likelihood="categorical",
         A list with one estimate per variable (``None`` where the loss does not depend on it).
     """
     tf = _require_tensorflow("sophia_gnb_estimate")
-    likelihood = _choice("likelihood", likelihood, LIKELIHOODS)
+    likelihood = checks.one_of("likelihood", likelihood, LIKELIHOODS)
     from_logits = checks.boolean("from_logits", from_logits)
     training = checks.boolean("training", training)
     if batch_size is not None:
@@ -387,7 +387,7 @@ def hutchinson_estimate(loss_fn, variables, seed=None, distribution="normal"):
         A list with one estimate per variable (zeros where the loss does not depend on it).
     """
     tf = _require_tensorflow("hutchinson_estimate")
-    distribution = _choice("distribution", distribution, PROBES)
+    distribution = checks.one_of("distribution", distribution, PROBES)
     seed = _check_seed(seed)
     variables = list(variables)
     probes = []
@@ -418,11 +418,6 @@ def hutchinson_estimate(loss_fn, variables, seed=None, distribution="normal"):
         estimates.append(ops.zeros_like(u) if hu is None else ops.multiply(u, ops.cast(hu, u.dtype)))
     return estimates
 
-
-def _choice(name, value, options):
-    if value not in options:
-        raise ValueError(f"Argument `{name}` must be one of {options}; received {name}={value!r}.")
-    return value
 
 
 # --------------------------------------------------------------------------- fit callback
@@ -465,7 +460,7 @@ class SophiaHessianCallback(keras.callbacks.Callback):
         super().__init__()
         self.update_period = checks.integer("update_period", update_period, 1)
         self.batch_size = checks.integer("batch_size", batch_size, 1)
-        self.estimator = _choice("estimator", estimator, ("gnb", "hutchinson"))
+        self.estimator = checks.one_of("estimator", estimator, ("gnb", "hutchinson"))
         self.seed = checks.integer("seed", seed, 0)
         allowed = {"gnb": ("from_logits", "likelihood", "gnb_batch_size", "training"),
                    "hutchinson": ("distribution",)}[self.estimator]

@@ -87,11 +87,7 @@ class ZooYogi(AdamFamily):
         self.initial_accumulator_value = checks.non_negative("initial_accumulator_value", initial_accumulator_value)
         self.l1_regularization_strength = checks.non_negative("l1_regularization_strength", l1_regularization_strength)
         self.l2_regularization_strength = checks.non_negative("l2_regularization_strength", l2_regularization_strength)
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"Argument `activation` must be one of {ACTIVATIONS}; received activation={activation!r}."
-            )
-        self.activation = activation
+        self.activation = checks.one_of("activation", activation, ACTIVATIONS)
         self.bias_correction = checks.boolean("bias_correction", bias_correction)
 
     def _slot_specs(self):
