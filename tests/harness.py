@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+
 import numpy as np
 import keras
 import tensorflow as tf
@@ -116,3 +120,33 @@ def least_squares(seed=0, n=32, d=5):
     x_opt, *_ = np.linalg.lstsq(a.astype(np.float64), b.astype(np.float64), rcond=None)
     best = 0.5 * np.mean((a @ x_opt - b) ** 2)
     return a, b, float(best)
+
+
+# --------------------------------------------------------------------------- fresh-process reloads
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def fresh_process_command(script, *args):
+    """``(argv, env)`` running ``script`` in a fresh Python process that can ``import harness``."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH")) if p)
+    return [sys.executable, "-c", script, *map(str, args)], env
+
+
+def resume_keras_files(folder, stop, start=3):
+    """In the fresh process: reload ``{name}.keras`` for every entry of ``folder/plan.json``, check
+    the optimizer's class, config and iteration count (``start``), and train on the saved batches
+    ``start .. stop - 1``. Returns ``(plan, data, {name: model})``."""
+    with open(f"{folder}/plan.json") as f:
+        plan = json.load(f)
+    data = np.load(f"{folder}/data.npz")
+    models = {}
+    for name in plan:
+        model = keras.models.load_model(f"{folder}/{name}.keras")
+        assert type(model.optimizer).__name__ == plan[name]["class"], type(model.optimizer)
+        assert model.optimizer.get_config() == plan[name]["config"], model.optimizer.get_config()
+        assert int(model.optimizer.iterations) == start
+        for i in range(start, stop):
+            model.train_on_batch(data[f"x{i}"], data[f"y{i}"])
+        models[name] = model
+    return plan, data, models

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 
 import keras
@@ -17,6 +15,7 @@ import keras_optim_zoo as koz
 from harness import (
     SHAPES,
     embedding_model,
+    fresh_process_command,
     gradient_stream,
     least_squares,
     run_reference,
@@ -295,20 +294,14 @@ def test_converges_on_least_squares(row):
 # --------------------------------------------------------------------------- .keras reload and resume
 RELOAD_SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import sys
     import numpy as np, keras
     import keras_optim_zoo  # registers the optimizers; nothing else is needed to reload
+    from harness import resume_keras_files
     folder = sys.argv[1]
-    plan = json.load(open(folder + "/plan.json"))
-    data = np.load(folder + "/data.npz")
+    plan, data, models = resume_keras_files(folder, stop=6)
     out = {}
-    for name in plan:
-        model = keras.models.load_model(f"{folder}/{name}.keras")
-        assert type(model.optimizer).__name__ == plan[name]["class"], type(model.optimizer)
-        assert model.optimizer.get_config() == plan[name]["config"], model.optimizer.get_config()
-        assert int(model.optimizer.iterations) == 3
-        for i in range(3, 6):
-            model.train_on_batch(data[f"x{i}"], data[f"y{i}"])
+    for name, model in models.items():
         for j, w in enumerate(model.get_weights()):
             out[f"{name}/{j}"] = w
         # tf.train.Checkpoint: a fresh model and optimizer (from the config), built, then restored.
@@ -361,10 +354,8 @@ def test_keras_file_reloads_in_a_fresh_process_and_resumes_bit_for_bit(tmp_path)
             model.train_on_batch(data[f"x{i}"], data[f"y{i}"])
         expected[row.name] = model.get_weights()
     (tmp_path / "plan.json").write_text(json.dumps(plan))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    run = subprocess.run(
-        [sys.executable, "-c", RELOAD_SCRIPT, str(tmp_path)], capture_output=True, text=True, env=env, timeout=600
-    )
+    command, env = fresh_process_command(RELOAD_SCRIPT, tmp_path)
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     resumed = np.load(tmp_path / "resumed.npz")
     for row in ROWS:

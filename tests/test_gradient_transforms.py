@@ -8,9 +8,7 @@ continues bit-for-bit and trains under ``MirroredStrategy`` (the transform sees 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 
 import keras
@@ -20,6 +18,7 @@ import tensorflow as tf
 
 import keras_optim_zoo as koz
 import reference
+from harness import fresh_process_command
 from keras_optim_zoo import AdaptiveGradientClipping, GradientCentralization, centralize_gradient, unitwise_clip
 from keras_optim_zoo.wrappers import unitwise_norm
 
@@ -314,16 +313,10 @@ FRESH_SCRIPT = textwrap.dedent(
     deadline = time.time() + 300  # the test writes the .keras files meanwhile
     while not os.path.exists(folder + "/ready") and time.time() < deadline:
         time.sleep(0.05)
-    plan = json.load(open(folder + "/plan.json"))
-    data = np.load(folder + "/data.npz")
+    from harness import resume_keras_files
+    plan, data, models = resume_keras_files(folder, stop=6)
     out = {}
-    for name in plan:
-        model = keras.models.load_model(f"{folder}/{name}.keras")
-        assert type(model.optimizer).__name__ == plan[name]["class"], type(model.optimizer)
-        assert model.optimizer.get_config() == plan[name]["config"], model.optimizer.get_config()
-        assert int(model.optimizer.iterations) == 3
-        for i in range(3, 6):
-            model.train_on_batch(data[f"x{i}"], data[f"y{i}"])
+    for name, model in models.items():
         for j, w in enumerate(model.get_weights()):
             out[f"{name}/w{j}"] = w
         for j, v in enumerate(model.optimizer.variables):
@@ -338,10 +331,8 @@ def fresh_process(tmp_path_factory):
     """The fresh process, started with the module's first test so that its TensorFlow start-up and
     MirroredStrategy runs overlap the in-process tests; it waits for the files of the last test."""
     folder = tmp_path_factory.mktemp("fresh")
-    process = subprocess.Popen(
-        [sys.executable, "-c", FRESH_SCRIPT, str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-    )
+    command, env = fresh_process_command(FRESH_SCRIPT, folder)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     yield folder, process
     if process.poll() is None:
         process.kill()

@@ -6,9 +6,7 @@ bit-for-bit (with a MirroredStrategy check in the same process)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 
 import keras
@@ -18,6 +16,7 @@ import tensorflow as tf
 
 import keras_optim_zoo as koz
 import reference
+from harness import fresh_process_command
 from keras_optim_zoo.wrappers import (
     AverageWeightsCallback,
     Lookahead,
@@ -479,17 +478,11 @@ FRESH_SCRIPT = textwrap.dedent(
     import numpy as np, keras
     import keras_optim_zoo  # registers the zoo optimizers, the wrappers and the schedules
     from keras_optim_zoo.wrappers import Lookahead, MovingAverage
+    from harness import resume_keras_files
     folder = sys.argv[1]
-    plan = json.load(open(folder + "/plan.json"))
-    data = np.load(folder + "/data.npz")
+    plan, data, models = resume_keras_files(folder, stop=7)
     out = {}
-    for name in plan:
-        model = keras.models.load_model(f"{folder}/{name}.keras")
-        assert type(model.optimizer).__name__ == plan[name]["class"], type(model.optimizer)
-        assert model.optimizer.get_config() == plan[name]["config"], model.optimizer.get_config()
-        assert int(model.optimizer.iterations) == 3
-        for i in range(3, 7):
-            model.train_on_batch(data[f"x{i}"], data[f"y{i}"])
+    for name, model in models.items():
         for j, w in enumerate(model.get_weights()):
             out[f"{name}/w{j}"] = w
         for j, v in enumerate(model.optimizer.variables):
@@ -554,10 +547,8 @@ def test_keras_file_reloads_in_a_fresh_process_and_continues_bit_for_bit(tmp_pat
             model.train_on_batch(data[f"x{i}"], data[f"y{i}"])
         expected[name] = (model.get_weights(), [v.numpy() for v in model.optimizer.variables])
     (tmp_path / "plan.json").write_text(json.dumps(plan))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    run = subprocess.run(
-        [sys.executable, "-c", FRESH_SCRIPT, str(tmp_path)], capture_output=True, text=True, env=env, timeout=600
-    )
+    command, env = fresh_process_command(FRESH_SCRIPT, tmp_path)
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     resumed = np.load(tmp_path / "resumed.npz")
     for name, (weights, state) in expected.items():
