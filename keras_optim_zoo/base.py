@@ -226,6 +226,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         self.state_rounding = state_rounding
         self._finite = None
         object.__setattr__(self, "_fused_step", None)
+        object.__setattr__(self, "_group_step", None)
         self.decay = decay
         self._applying_gradients = False
 
@@ -401,6 +402,10 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     # ------------------------------------------------------------------ the step
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         self._advance_step_state()
+        if self._groups():
+            grads, trainable_variables = self._grouped_fused_step(grads, trainable_variables, learning_rate)
+            if not grads:
+                return
         super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     @staticmethod
@@ -414,7 +419,22 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         dtype = keras.backend.standardize_dtype(variable_dtype)
         return "float32" if dtype in ("float16", "bfloat16") else dtype
 
+    #: ``_choices(variable)`` of the variable being updated, for ``_update`` to read.
+    _current_choices = None
+
+    def _choices(self, variable):
+        """Hashable Python decisions ``_update`` makes per variable (e.g. whether it is excluded
+        from weight decay), set as ``self._current_choices`` around its update; None by default."""
+        return None
+
     def update_step(self, gradient, variable, learning_rate):
+        self._current_choices = self._choices(variable)
+        try:
+            self._update_variable(gradient, variable, learning_rate)
+        finally:
+            self._current_choices = None
+
+    def _update_variable(self, gradient, variable, learning_rate):
         if 0 in tuple(variable.shape):
             # Nothing to update (and keras.ops.add treats a (0, n) operand as a bias and fails).
             return
@@ -441,6 +461,66 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             return False
         size = _size(variable)
         return size is not None and size >= FUSE_MIN_SIZE
+
+    def _groups(self):
+        """Whether the variables that take the fused path are updated together, in ONE XLA launch
+        per step (``_grouped_fused_step``): on the TF backend, with ``fused=True``, outside
+        ``tf.distribute`` (there each replica's variables are updated one at a time through
+        ``distribution.extended.update``, and each large one gets its own launch instead)."""
+        if not self.fused or not self._fusable() or keras.backend.backend() != "tensorflow":
+            return False
+        import tensorflow as tf
+
+        return not tf.distribute.has_strategy()
+
+    def _grouped_fused_step(self, grads, trainable_variables, learning_rate):
+        """Update every variable of the step that takes the fused path in one XLA-compiled launch.
+
+        Measured (16M parameters in 256 variables, 2-core CPU): one launch instead of 256 brings
+        the default-path Adam step to the built-in's ``jit_compile=True`` time; small variables are
+        left out, because inside a training step a launch costs more than their op-by-op update
+        (``FUSE_MIN_SIZE``). Each variable's update is the readable ``_dense_step``, as on the
+        per-variable fused path; ``tests/test_fused.py`` checks both against the readable path.
+        Returns the ``(grads, variables)`` left to the per-variable paths (sparse gradients, small
+        variables).
+        """
+        grouped, rest = [], []
+        for gradient, variable in zip(grads, trainable_variables):
+            dense = not sparse.is_indexed_slices(gradient)
+            (grouped if dense and self._fuses(variable) else rest).append((gradient, variable))
+        if not grouped:
+            return grads, trainable_variables
+        import tensorflow as tf
+
+        if self._group_step is None:
+
+            def step(gradients, variables, slots, choices, learning_rate, finite):
+                outer, self._finite = self._finite, finite
+                try:
+                    for gradient, variable, var_slots, var_choices in zip(gradients, variables, slots, choices):
+                        dtype = self.compute_dtype(variable.dtype)
+                        self._current_choices = var_choices
+                        self._dense_step(ops.cast(gradient, dtype), variable, var_slots, ops.cast(learning_rate, dtype))
+                finally:
+                    self._finite, self._current_choices = outer, None
+
+            # Kept out of Keras's attribute tracking: it is a cache, not state.
+            object.__setattr__(self, "_group_step", tf.function(step, jit_compile=True, autograph=False))
+        slots = []
+        for _, variable in grouped:
+            index = self._get_variable_index(variable)
+            slots.append({name: sparse._tf_variable(self._slots[name][index]) for name in self._slot_names})
+        self._group_step(
+            [gradient for gradient, _ in grouped],
+            [sparse._tf_variable(variable) for _, variable in grouped],
+            slots,
+            tuple(self._choices(variable) for _, variable in grouped),  # Python values: part of the trace
+            # A Keras variable (the learning rate) cannot be a tf.function argument inside a graph:
+            # keras.ops.convert_to_tensor returns the variable itself.
+            tf.convert_to_tensor(sparse._tf_variable(learning_rate)),
+            self._finite,
+        )
+        return [gradient for gradient, _ in rest], [variable for _, variable in rest]
 
     def _fusable(self):
         """False where XLA would compute the update by a different algorithm (e.g. an SVD)."""

@@ -135,7 +135,7 @@ def test_fused_equals_readable_float64(cls, kwargs):
         return variable.numpy(), optimizer
 
     fused, optimizer = run(True, True)
-    assert optimizer._fused_step is not None  # the per-variable fused kernel ran
+    assert optimizer._group_step is not None  # the fused kernel ran
     readable, _ = run(False, True)
     np.testing.assert_allclose(fused, readable, rtol=1e-13, atol=1e-15)
     grouped, _ = run(True, True, compiled=True)  # one XLA launch per step inside tf.function

@@ -13,15 +13,17 @@ pytestmark = pytest.mark.usefixtures("fuse_small_variables")
 
 ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS]
 BIG = (48, 32)  # 1536 elements: above FUSE_MIN_SIZE
+BIG_TOO = (40, 30)  # 1200 elements: also fused, in the same launch as BIG
 SMALL = (5,)  # below it: readable path in both runs
+SHAPES = (BIG, BIG_TOO, SMALL)
 
 
 def _run(row, fused, dtype, steps=12, sparse=False, skip_at=None, seed=0):
     rng = np.random.default_rng(seed)
-    variables = [keras.Variable(rng.normal(size=s), dtype=dtype) for s in (BIG, SMALL)]
+    variables = [keras.Variable(rng.normal(size=s), dtype=dtype) for s in SHAPES]
     optimizer = row.cls(learning_rate=row.learning_rate, fused=fused, skip_nonfinite=skip_at is not None, **row.variants[-1])
     for t in range(steps):
-        grads = [rng.normal(size=s) for s in (BIG, SMALL)]
+        grads = [rng.normal(size=s) for s in SHAPES]
         if t == skip_at:
             grads[0][5, 4] = np.nan  # row 5 is in the sparse gradient too
         tensors = [tf.constant(g, dtype) for g in grads]
@@ -45,7 +47,7 @@ def test_big_variables_take_the_fused_path():
 def test_fused_equals_readable(row, dtype, rtol):
     fused, optimizer = _run(row, True, dtype)
     readable, _ = _run(row, False, dtype)
-    assert optimizer._fused_step is not None  # the fused path really ran
+    assert optimizer._group_step is not None  # the fused path really ran (one launch for both)
     for f, r in zip(fused, readable):
         # Same operations; XLA may contract a * b + c into one fused multiply-add.
         # Rounding errors scale with the operands (weights of order 1), not with a result near 0.
@@ -103,3 +105,16 @@ def test_fused_inside_tf_function_and_jit(row):
         results.append(variable.numpy())
     for other in results[1:]:
         np.testing.assert_allclose(other, results[0], rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["zoo_adam", "zoo_nadam", "zoo_prodigy", "zoo_lars"])
+def test_per_variable_fused_path_equals_readable(name, monkeypatch):
+    """Under tf.distribute each large variable gets a launch of its own (``_fused_dense_step``);
+    tests/test_scale_out.py runs it under MirroredStrategy, this checks it on one device."""
+    row = next(row for row in ROWS if row.name == name)
+    monkeypatch.setattr(base.ZooOptimizer, "_groups", lambda self: False)
+    fused, optimizer = _run(row, True, "float64")
+    readable, _ = _run(row, False, "float64")
+    assert optimizer._fused_step is not None and optimizer._group_step is None
+    for f, r in zip(fused, readable):
+        np.testing.assert_allclose(f, r, rtol=1e-13, atol=1e-13)

@@ -104,13 +104,12 @@ class ZooLamb(AdamFamily):
                 "inside the trust ratio the decay is always scaled by lr * ratio. Pass "
                 "`weight_decay_in_trust_ratio=False` to decay by the raw coefficient before the step."
             )
-        self._current_flags = None
 
     # ------------------------------------------------------------------ per-variable choices
     def _keras_variable(self, variable):
         return self._trainable_variables[self._get_variable_index(variable)]
 
-    def _flags(self, variable):
+    def _choices(self, variable):
         """``(decay inside the trust ratio, adapt)`` for ``variable``: Python decisions, per variable."""
         variable = self._keras_variable(variable)
         decays = self._use_weight_decay(variable)
@@ -126,15 +125,8 @@ class ZooLamb(AdamFamily):
         # The fused kernel is traced once per shape and dtype and reused across variables; the
         # per-variable choices above are made while tracing, so fuse only when they are the same
         # for every variable.
-        uniform = len({self._flags(v) for v in self._trainable_variables}) <= 1
+        uniform = len({self._choices(v) for v in self._trainable_variables}) <= 1
         return uniform and super()._fuses(variable)
-
-    def update_step(self, gradient, variable, learning_rate):
-        self._current_flags = self._flags(variable)
-        try:
-            super().update_step(gradient, variable, learning_rate)
-        finally:
-            self._current_flags = None
 
     def _apply_weight_decay(self, variables):
         if self.weight_decay_in_trust_ratio:
@@ -143,7 +135,7 @@ class ZooLamb(AdamFamily):
 
     # ------------------------------------------------------------------ the step
     def _update(self, gradient, variable, slots, learning_rate):
-        decay_inside, adapts = self._current_flags
+        decay_inside, adapts = self._current_choices
         step = self._local_step(variable.dtype)
         m, v = self._moments(gradient, slots)
         # keras.optimizers.Lamb's operations, in its order.

@@ -14,13 +14,11 @@ from keras_optim_zoo.registry import register
 class PerVariableChoices(ZooOptimizer):
     """Python decisions made per variable (by its name) and read by ``_update`` while it runs.
 
-    ``_choices(keras_variable)`` returns a hashable tuple; ``update_step`` stores it in
-    ``self._current_choices`` for ``_update``. The fused kernel is traced once per shape and dtype
-    and reused across variables, so it is used only when the choices are the same for every
-    variable (as ``ZooLamb`` does).
+    ``_choices(keras_variable)`` returns a hashable tuple; the base stores it in
+    ``self._current_choices`` for ``_update``. The per-variable fused kernel is traced once per
+    shape and dtype and reused across variables, so it is used only when the choices are the same
+    for every variable (as ``ZooLamb`` does).
     """
-
-    _current_choices = None
 
     def _choices(self, variable):
         raise NotImplementedError
@@ -35,13 +33,6 @@ class PerVariableChoices(ZooOptimizer):
     def _fuses(self, variable):
         uniform = len({self._choices(v) for v in self._trainable_variables}) <= 1
         return uniform and super()._fuses(variable)
-
-    def update_step(self, gradient, variable, learning_rate):
-        self._current_choices = self._choices(variable)
-        try:
-            super().update_step(gradient, variable, learning_rate)
-        finally:
-            self._current_choices = None
 
     def _apply_weight_decay(self, variables):
         return  # the decay is part of the algorithm's own step, in `_update`
