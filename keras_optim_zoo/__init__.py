@@ -21,6 +21,9 @@ from keras_optim_zoo.schedules import (
     ExponentialCyclicalLearningRate,
     Triangular2CyclicalLearningRate,
     TriangularCyclicalLearningRate,
+    OneCycle,
+    LinearWarmup,
+    WarmupStableDecay,
 )
 from keras_optim_zoo.wrappers import SWA, AverageWeightsCallback, Lookahead, MovingAverage
 from keras_optim_zoo.wrappers import (
@@ -49,6 +52,9 @@ __all__ = [
     "TriangularCyclicalLearningRate",
     "Triangular2CyclicalLearningRate",
     "ExponentialCyclicalLearningRate",
+    "OneCycle",
+    "LinearWarmup",
+    "WarmupStableDecay",
     "get",
     "list_optimizers",
     "optimizer_class",

@@ -7,6 +7,12 @@ to ``.keras`` files and reload once ``keras_optim_zoo`` is imported. Use one as 
 * ``CyclicalLearningRate`` (custom ``scale_fn``), ``TriangularCyclicalLearningRate``,
   ``Triangular2CyclicalLearningRate``, ``ExponentialCyclicalLearningRate`` – Smith's cyclical
   learning rates (arXiv:1506.01186), with TensorFlow Addons' names, arguments and formulas.
+* ``OneCycle`` – Smith & Topin's one-cycle policy (arXiv:1708.07120), as torch's ``OneCycleLR``.
+* ``LinearWarmup`` – a linear warmup followed by any schedule or a constant.
+* ``WarmupStableDecay`` – WSD (arXiv:2404.06395): warmup, constant, then a linear, cosine or
+  "1-sqrt" decay.
+
+``notebooks/schedules.ipynb`` plots every one of them.
 """
 
 from keras_optim_zoo.schedules.cyclical import (
@@ -15,10 +21,14 @@ from keras_optim_zoo.schedules.cyclical import (
     Triangular2CyclicalLearningRate,
     TriangularCyclicalLearningRate,
 )
+from keras_optim_zoo.schedules.warmup import LinearWarmup, OneCycle, WarmupStableDecay
 
 __all__ = [
     "CyclicalLearningRate",
     "TriangularCyclicalLearningRate",
     "Triangular2CyclicalLearningRate",
     "ExponentialCyclicalLearningRate",
+    "OneCycle",
+    "LinearWarmup",
+    "WarmupStableDecay",
 ]
