@@ -119,3 +119,12 @@ def test_bfloat16_state_with_stochastic_rounding_matches_the_tensorflow_bits():
         optimizer.apply_gradients([(keras.ops.ones((40, 30)), variable)])
     assert keras.backend.standardize_dtype(optimizer.get_slot(variable, "velocity").dtype) == "bfloat16"
     np.testing.assert_allclose(np.asarray(variable), 1.0 - 0.03, rtol=1e-3)
+
+
+def test_warmup_schedules_run_on_jax():
+    one_cycle = koz.OneCycle(0.1, 100)
+    assert float(one_cycle(0)) == pytest.approx(0.004) and float(one_cycle(29)) == pytest.approx(0.1)
+    warm = koz.LinearWarmup(keras.optimizers.schedules.CosineDecay(1e-3, 90), warmup_steps=10)
+    assert float(warm(5)) == pytest.approx(5e-4) and float(warm(100)) == pytest.approx(0.0, abs=1e-9)
+    wsd = koz.WarmupStableDecay(1.0, 100, warmup_steps=10, decay_steps=20, decay_shape="1-sqrt")
+    assert [float(wsd(s)) for s in (5, 50, 85, 100)] == pytest.approx([0.5, 1.0, 0.5, 0.0])
