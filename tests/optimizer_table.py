@@ -543,6 +543,41 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
 
 MODERN_ADAM_ROWS = (
     # <modern adam rows: add here>
+    Row(
+        "zoo_adopt",
+        koz.ZooADOPT,
+        reference.adopt,
+        variants=(
+            {},
+            {"clip_exponent": None, "beta_2": 0.999},
+            {"cautious": True, "beta_1": 0.5},
+            {"clip_exponent": 0.5, "epsilon": 1e-3, "weight_decay": 0.03125},
+        ),
+        converge={"learning_rate": 0.2},
+        invalid=BETAS_INVALID
+        + (
+            ({"clip_exponent": 0.0}, ValueError, ["clip_exponent", "(0, inf]"]),
+            ({"clip_exponent": "0.25"}, TypeError, ["clip_exponent", "real number"]),
+        ),
+    ),
+    Row(
+        "zoo_qhadam",
+        koz.ZooQHAdam,
+        reference.qhadam,
+        variants=(
+            {},
+            {"nu_1": 1.0, "nu_2": 1.0, "beta_1": 0.9},
+            {"cautious": True, "nu_2": 0.5},
+            {"nu_1": 0.0, "epsilon": 1e-3, "weight_decay": 0.03125},
+        ),
+        converge={"learning_rate": 0.05},
+        invalid=BETAS_INVALID
+        + (
+            ({"nu_1": 1.5}, ValueError, ["nu_1", "[0, 1]"]),
+            ({"nu_2": -0.1}, ValueError, ["nu_2", "[0, 1]"]),
+            ({"nu_1": "0.7"}, TypeError, ["nu_1", "real number"]),
+        ),
+    ),
     # <adopt/qhadam rows: add here>
     Row(
         "zoo_adabound",
@@ -593,6 +628,54 @@ MODERN_ADAM_ROWS = (
 )
 
 PRECONDITIONED_SCHEDULE_FREE_ROWS = (
+    # Schedule-free: the reference returns y (what the variables hold in training); x, eval_mode /
+    # train_mode and the fit callback are checked in test_schedule_free.py. warmup_steps 50 keeps
+    # the warm-up running through all 40 parity steps (lr_max grows every step).
+    Row(
+        "zoo_schedule_free_sgd",
+        koz.ZooScheduleFreeSGD,
+        reference.schedule_free_sgd,
+        variants=(
+            {},
+            {"warmup_steps": 10, "r": 0.5, "weight_decay": 0.01},
+            {"momentum": 0.5, "weight_lr_power": 0.0},
+            {"warmup_steps": 50, "weight_lr_power": 1.5, "r": 1.0, "weight_decay": 0.1},
+        ),
+        learning_rate=0.1,
+        converge={"learning_rate": 0.1},
+        invalid=(
+            ({"momentum": 0.0}, ValueError, ["momentum", "(0, 1)"]),
+            ({"momentum": 1.0}, ValueError, ["momentum", "(0, 1)"]),
+            ({"warmup_steps": -1}, ValueError, ["warmup_steps", ">= 0"]),
+            ({"warmup_steps": 2.5}, TypeError, ["warmup_steps", "integer"]),
+            ({"r": -1.0}, ValueError, ["r", "[0, 4]"]),
+            ({"r": 5.0}, ValueError, ["r", "[0, 4]"]),
+            ({"weight_lr_power": -0.5}, ValueError, ["weight_lr_power", "[0, 4]"]),
+            ({"weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "ZooScheduleFreeSGD"]),
+            ({"cautious": True}, ValueError, ["cautious", "ZooScheduleFreeSGD"]),
+        ),
+    ),
+    Row(
+        "zoo_schedule_free_adamw",
+        koz.ZooScheduleFreeAdamW,
+        reference.schedule_free_adamw,
+        variants=(
+            {},
+            {"warmup_steps": 10, "r": 1.0, "weight_decay": 0.05},
+            {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3, "weight_lr_power": 0.0},
+            {"warmup_steps": 50, "weight_lr_power": 1.5, "beta_2": 0.0, "weight_decay": 0.1},
+        ),
+        converge={"learning_rate": 0.05},
+        invalid=(
+            ({"beta_1": 0.0}, ValueError, ["beta_1", "(0, 1)"]),
+            ({"beta_1": 1.0}, ValueError, ["beta_1", "(0, 1)"]),
+            ({"beta_2": 1.0}, ValueError, ["beta_2", "[0, 1)"]),
+            ({"epsilon": -1e-8}, ValueError, ["epsilon", "[0, inf]"]),
+            ({"warmup_steps": -1}, ValueError, ["warmup_steps", ">= 0"]),
+            ({"r": "1"}, TypeError, ["r", "real number"]),
+            ({"weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "ZooScheduleFreeAdamW"]),
+        ),
+    ),
     # <schedule-free rows: add here>
     # <preconditioned rows: add here>
     Row(

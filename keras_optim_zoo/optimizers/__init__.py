@@ -50,6 +50,11 @@ __all__ += ["ZooLion", "ZooSignSGD", "ZooTiger", "ZooLARS", "ZooProdigy", "ZooDA
 
 # <modern adam imports: add here>
 
+from keras_optim_zoo.optimizers.adopt import ZooADOPT
+from keras_optim_zoo.optimizers.qhadam import ZooQHAdam
+
+__all__ += ["ZooADOPT", "ZooQHAdam"]
+
 # <adopt/qhadam imports: add here>
 
 from keras_optim_zoo.optimizers.adabound import ZooAdaBound
@@ -58,6 +63,14 @@ from keras_optim_zoo.optimizers.madgrad import ZooMADGRAD
 __all__ += ["ZooAdaBound", "ZooMADGRAD"]
 
 # <bound/madgrad imports: add here>
+
+from keras_optim_zoo.optimizers.schedule_free import (
+    ScheduleFreeEvalCallback,
+    ZooScheduleFreeAdamW,
+    ZooScheduleFreeSGD,
+)
+
+__all__ += ["ZooScheduleFreeSGD", "ZooScheduleFreeAdamW", "ScheduleFreeEvalCallback"]
 
 # <schedule-free imports: add here>
 

@@ -56,12 +56,18 @@ from .tiger import tiger
 
 # <modern adam reference imports: add here>
 
+from .adopt import adopt
+from .qhadam import qhadam
+
 # <adopt/qhadam reference imports: add here>
 
 from .adabound import adabound
 from .madgrad import madgrad
 
 # <bound/madgrad reference imports: add here>
+
+from .schedule_free_adamw import schedule_free_adamw
+from .schedule_free_sgd import schedule_free_sgd
 
 # <schedule-free reference imports: add here>
 
@@ -102,10 +108,14 @@ REFERENCES = {
     "dadapt_adam": dadapt_adam,
     # <sign/large-batch/lr-free references: add here>
     # <modern adam references: add here>
+    "adopt": adopt,
+    "qhadam": qhadam,
     # <adopt/qhadam references: add here>
     "adabound": adabound,
     "madgrad": madgrad,
     # <bound/madgrad references: add here>
+    "schedule_free_sgd": schedule_free_sgd,
+    "schedule_free_adamw": schedule_free_adamw,
     # <schedule-free references: add here>
     # <preconditioned references: add here>
     "sophia": sophia,
