@@ -19,19 +19,19 @@ import time
 
 import numpy as np
 
-#: zoo name -> (built-in identifier, arguments used on both sides)
+#: zoo name -> (class name in keras.optimizers, arguments used on both sides)
 BUILTIN_EQUIVALENTS = {
-    "zoo_sgd": ("sgd", {"momentum": 0.9}),
-    "zoo_rmsprop": ("rmsprop", {}),
-    "zoo_adagrad": ("adagrad", {}),
-    "zoo_adadelta": ("adadelta", {}),
-    "zoo_adam": ("adam", {}),
-    "zoo_adamax": ("adamax", {}),
-    "zoo_nadam": ("nadam", {}),
-    "zoo_adamw": ("adamw", {}),
-    "zoo_lamb": ("lamb", {}),
-    "zoo_lion": ("lion", {}),
-    "zoo_lazy_adam": ("adam", {}),  # dense gradients: Adam
+    "zoo_sgd": ("SGD", {"momentum": 0.9}),
+    "zoo_rmsprop": ("RMSprop", {}),
+    "zoo_adagrad": ("Adagrad", {}),
+    "zoo_adadelta": ("Adadelta", {}),
+    "zoo_adam": ("Adam", {}),
+    "zoo_adamax": ("Adamax", {}),
+    "zoo_nadam": ("Nadam", {}),
+    "zoo_adamw": ("AdamW", {}),
+    "zoo_lamb": ("Lamb", {}),
+    "zoo_lion": ("Lion", {}),
+    "zoo_lazy_adam": ("Adam", {}),  # dense gradients: Adam
 }
 
 
@@ -58,7 +58,7 @@ def make_optimizer(spec, overrides=None):
     zoo = koz.get(name, **kwargs)
     twin = None
     if builtin:
-        twin_class = type(keras.optimizers.get(builtin))
+        twin_class = getattr(keras.optimizers, builtin)
         accepted = inspect.signature(twin_class.__init__).parameters
         twin = twin_class(**{k: v for k, v in kwargs.items() if k in accepted})
     return zoo, twin

@@ -68,3 +68,15 @@ def test_production_fuse_threshold():
     optimizer = koz.ZooAdam()
     assert optimizer._fuses(keras.Variable(np.zeros((128, 256))))
     assert not optimizer._fuses(keras.Variable(np.zeros((64, 511))))
+
+
+def test_every_builtin_twin_resolves_with_the_shared_arguments():
+    from keras_optim_zoo import bench
+
+    for name, (class_name, kwargs) in bench.BUILTIN_EQUIVALENTS.items():
+        zoo, twin = bench.make_optimizer(name)
+        assert type(twin).__name__ == class_name, name
+        for key, value in kwargs.items():
+            assert getattr(twin, key) == getattr(zoo, key) == value
+    zoo, twin = bench.make_optimizer("zoo_adam:amsgrad=True:state_dtype=bfloat16")
+    assert twin.amsgrad and zoo.amsgrad and zoo.state_dtype == "bfloat16"  # the twin takes what it accepts
