@@ -16,6 +16,7 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const, constant_initializer
 from keras_optim_zoo.optimizers.lars import PerVariableChoices
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.wrappers.base import find_optimizer
 
 
 def lerp(start, end, weight):
@@ -362,13 +363,7 @@ class ZooScheduleFreeAdamW(ScheduleFree):
 
 def find_schedule_free_optimizer(optimizer):
     """The ``ScheduleFree`` optimizer in ``optimizer`` or among those it wraps, else None."""
-    seen = set()
-    while optimizer is not None and id(optimizer) not in seen:
-        if isinstance(optimizer, ScheduleFree):
-            return optimizer
-        seen.add(id(optimizer))
-        optimizer = getattr(optimizer, "inner_optimizer", None)
-    return None
+    return find_optimizer(optimizer, ScheduleFree)
 
 
 class ScheduleFreeEvalCallback(keras.callbacks.Callback):

@@ -26,6 +26,7 @@ from keras_optim_zoo import sparse
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import const, constant_initializer, weighted_average
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.wrappers.base import find_optimizer
 
 __all__ = ["ZooSophia", "sophia_gnb_estimate", "hutchinson_estimate", "SophiaHessianCallback"]
 
@@ -423,13 +424,7 @@ def hutchinson_estimate(loss_fn, variables, seed=None, distribution="normal"):
 # --------------------------------------------------------------------------- fit callback
 def find_sophia(optimizer):
     """The ``ZooSophia`` in ``optimizer`` or among the optimizers it wraps (``inner_optimizer``)."""
-    seen = set()
-    while optimizer is not None and id(optimizer) not in seen:
-        if isinstance(optimizer, ZooSophia):
-            return optimizer
-        seen.add(id(optimizer))
-        optimizer = getattr(optimizer, "inner_optimizer", None)
-    return None
+    return find_optimizer(optimizer, ZooSophia)
 
 
 class SophiaHessianCallback(keras.callbacks.Callback):

@@ -11,6 +11,7 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo.registry import PACKAGE
 from keras_optim_zoo.wrappers.base import (
+    find_optimizer,
     OptimizerWrapper,
     compute_dtype,
     const,
@@ -280,13 +281,7 @@ class SWA(AveragedOptimizer):
 def find_averaged_optimizer(optimizer):
     """The ``AveragedOptimizer`` in ``optimizer`` or among the optimizers it wraps, else None
     (looks through ``LossScaleOptimizer`` and other wrappers via ``inner_optimizer``)."""
-    seen = set()
-    while optimizer is not None and id(optimizer) not in seen:
-        if isinstance(optimizer, AveragedOptimizer):
-            return optimizer
-        seen.add(id(optimizer))
-        optimizer = getattr(optimizer, "inner_optimizer", None)
-    return None
+    return find_optimizer(optimizer, AveragedOptimizer)
 
 
 class AverageWeightsCallback(keras.callbacks.Callback):

@@ -80,6 +80,18 @@ def non_negative_int(name, value):
 compute_dtype = ZooOptimizer.compute_dtype
 
 
+def find_optimizer(optimizer, cls):
+    """The instance of ``cls`` that ``optimizer`` is or wraps (through ``LossScaleOptimizer`` and
+    other wrappers, via ``inner_optimizer``), else None."""
+    seen = set()
+    while optimizer is not None and id(optimizer) not in seen:
+        if isinstance(optimizer, cls):
+            return optimizer
+        seen.add(id(optimizer))
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    return None
+
+
 def _copy_value_into(state, variable):
     """Set the new state variable ``state`` to ``variable``'s current value, once.
 
