@@ -173,3 +173,18 @@ def dynamic_bounds(final_lr, gamma, step):
     lower = ops.multiply(final_lr, 1.0 - 1.0 / (gamma_t + 1.0))
     upper = ops.multiply(final_lr, 1.0 + 1.0 / gamma_t)
     return lower, upper
+
+
+# --------------------------------------------------------------------------- schedule-free group
+def compensated_add(total, compensation, value):
+    """Kahan's compensated summation: ``(new_total, new_compensation)`` after adding ``value``.
+
+    ``total - compensation`` is the running sum to about one rounding, however many terms were
+    added; a plain float32 sum of a constant drifts by ~1% after 10^6 terms. ``compensation``
+    starts at 0 and holds minus the low-order part that ``total`` could not absorb::
+
+        v = value - compensation;  t = total + v;  compensation = (t - total) - v;  total = t
+    """
+    corrected = ops.subtract(value, compensation)
+    new_total = ops.add(total, corrected)
+    return new_total, ops.subtract(ops.subtract(new_total, total), corrected)

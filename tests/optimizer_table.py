@@ -664,9 +664,13 @@ PRECONDITIONED_SCHEDULE_FREE_ROWS = (
             {"warmup_steps": 10, "r": 1.0, "weight_decay": 0.05},
             {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3, "weight_lr_power": 0.0},
             {"warmup_steps": 50, "weight_lr_power": 1.5, "beta_2": 0.0, "weight_decay": 0.1},
+            {"inner_momentum": 0.9, "weight_decay": 0.05},
+            {"inner_momentum": 0.5, "beta_1": 0.7, "warmup_steps": 5, "r": 2.0},
         ),
         converge={"learning_rate": 0.05},
         invalid=(
+            ({"inner_momentum": 1.0}, ValueError, ["inner_momentum", "[0, 1)"]),
+            ({"inner_momentum": -0.1}, ValueError, ["inner_momentum", "[0, 1)"]),
             ({"beta_1": 0.0}, ValueError, ["beta_1", "(0, 1)"]),
             ({"beta_1": 1.0}, ValueError, ["beta_1", "(0, 1)"]),
             ({"beta_2": 1.0}, ValueError, ["beta_2", "[0, 1)"]),

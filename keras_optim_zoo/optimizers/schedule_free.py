@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from keras_optim_zoo import checks
-from keras_optim_zoo.moments import bias_correction, const, constant_initializer
+from keras_optim_zoo.moments import bias_correction, compensated_add, const, constant_initializer
 from keras_optim_zoo.optimizers.lars import PerVariableChoices
 from keras_optim_zoo.registry import register
 from keras_optim_zoo.wrappers.base import find_optimizer
@@ -95,6 +95,12 @@ class ScheduleFree(PerVariableChoices):
         self._weight_sum = self.add_variable(
             shape=(), initializer="zeros", dtype=dtype, aggregation="only_first_replica", name="weight_sum"
         )
+        # Kahan compensation of weight_sum (moments.compensated_add): the official sum is a Python
+        # float64; a float32 running sum would drift ~1% in 10^6 steps.
+        self._weight_sum_compensation = self.add_variable(
+            shape=(), initializer="zeros", dtype=dtype, aggregation="only_first_replica",
+            name="weight_sum_compensation",
+        )
         self._lr_max = self.add_variable(
             shape=(), initializer=constant_initializer(-1.0), dtype=dtype,
             aggregation="only_first_replica", name="lr_max",
@@ -111,7 +117,7 @@ class ScheduleFree(PerVariableChoices):
         step = self._local_step(dtype)
         lr_max = ops.cast(self._lr_max, dtype)
         weight = ops.multiply(ops.power(step, const(self.r, dtype)), ops.power(lr_max, const(self.weight_lr_power, dtype)))
-        weight_sum = ops.cast(self._weight_sum, dtype)
+        weight_sum = ops.subtract(ops.cast(self._weight_sum, dtype), ops.cast(self._weight_sum_compensation, dtype))
         positive = ops.greater(weight_sum, 0)
         return ops.where(positive, weight / ops.where(positive, weight_sum, ops.ones_like(weight_sum)), ops.zeros_like(weight))
 
@@ -122,8 +128,10 @@ class ScheduleFree(PerVariableChoices):
         lr = self._scheduled_lr(ops.cast(learning_rate, dtype), step)
         lr_max = ops.maximum(lr, ops.cast(self._lr_max, dtype))
         weight = ops.multiply(ops.power(step, const(self.r, dtype)), ops.power(lr_max, const(self.weight_lr_power, dtype)))
+        weight_sum, compensation = compensated_add(self._weight_sum, self._weight_sum_compensation, weight)
         self._assign_state(self._lr_max, lr_max)
-        self._assign_state(self._weight_sum, ops.add(ops.cast(self._weight_sum, dtype), weight))
+        self._assign_state(self._weight_sum, weight_sum)
+        self._assign_state(self._weight_sum_compensation, compensation)
         super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     # ------------------------------------------------------------------ the step
@@ -157,6 +165,7 @@ class ScheduleFree(PerVariableChoices):
 
     # ------------------------------------------------------------------ train / eval switch
     def _switch_pairs(self, variables):
+        """``[(index, variable, {"z", "started", "holds_x"})]`` for ``variables`` (default: all)."""
         variables = _variables_of(variables)
         if not self.built:
             return []
@@ -174,20 +183,47 @@ class ScheduleFree(PerVariableChoices):
                 ) from None
             if self._slots["z"][index] is None:
                 continue
-            pairs.append((variable, {name: self._slots[name][index] for name in ("z", "started", "holds_x")}))
+            pairs.append((index, variable, {name: self._slots[name][index] for name in ("z", "started", "holds_x")}))
         return pairs
 
+    def _saved_y(self):
+        """``{variable index: y}``: the values ``eval_mode`` replaced, for an exact ``train_mode``.
+        A cache kept out of Keras's tracking (not saved: see ``train_mode``)."""
+        saved = self.__dict__.get("_y_before_eval")
+        if saved is None:
+            saved = {}
+            object.__setattr__(self, "_y_before_eval", saved)
+        return saved
+
+    def _x_in(self, variable, y, z):
+        """x from y and z, rounded to ``variable``'s dtype (what ``eval_mode`` writes)."""
+        dtype = self.compute_dtype(variable.dtype)
+        return ops.cast(self._x_from_y(ops.cast(y, dtype), z), variable.dtype)
+
     def _switch(self, variables, to_eval):
-        for variable, slots in self._switch_pairs(variables):
+        saved = self._saved_y()
+        for index, variable, slots in self._switch_pairs(variables):
+            if bool(ops.convert_to_numpy(slots["holds_x"]) > 0) == to_eval:  # already in that mode
+                if not to_eval:
+                    saved.pop(index, None)  # stale: a step taken in eval mode went back to y
+                continue
             dtype = self.compute_dtype(variable.dtype)
-            w = ops.cast(variable, dtype)
-            z = ops.where(ops.greater(slots["started"], 0), ops.cast(slots["z"], dtype), w)
-            holds_x = ops.greater(slots["holds_x"], 0)
-            if to_eval:
-                new = ops.where(holds_x, w, self._x_from_y(w, z))
+            started = bool(ops.convert_to_numpy(slots["started"]) > 0)
+            z = ops.cast(slots["z"], dtype) if started else None
+            if not started:  # before its first step: z = y, so x = y
+                saved.pop(index, None)
+            elif to_eval:
+                y = ops.copy(variable)  # a value, not the variable
+                variable.assign(self._x_in(variable, y, z))
+                saved[index] = y
             else:
-                new = ops.where(holds_x, self._y_from_x(w, z), w)
-            variable.assign(ops.cast(new, variable.dtype))
+                y = saved.pop(index, None)
+                # The saved y only if the variable still holds the x computed from it (not weights
+                # loaded or assigned since, not a z moved by a step taken in eval mode).
+                unchanged = y is not None and ops.convert_to_numpy(ops.all(ops.equal(self._x_in(variable, y, z), variable)))
+                if not unchanged:
+                    y = ops.cast(self._y_from_x(ops.cast(variable, dtype), z), variable.dtype)
+                variable.assign(y)
             slots["holds_x"].assign(ops.cast(1.0 if to_eval else 0.0, slots["holds_x"].dtype))
 
     def eval_mode(self, variables=None):
@@ -196,19 +232,23 @@ class ScheduleFree(PerVariableChoices):
         ``x = lerp(y, z, 1 - 1/beta)`` (official ``eval()``). Idempotent: a variable already
         holding x is left alone (per-variable flag ``holds_x``, saved with the optimizer).
         ``variables``: a model/layer, a list of variables, or None (all the optimizer's).
-        Before the first step there is nothing to do (x = y = z).
+        Before a variable's first step there is nothing to do (x = y = z). Call it eagerly
+        (outside ``tf.function``). The replaced y is kept in memory (one copy of the switched
+        variables, released by ``train_mode``) so that ``train_mode`` restores it bit for bit.
         """
         self._switch(variables, to_eval=True)
 
     def train_mode(self, variables=None):
         """Put the gradient point y back into the variables (before training).
 
-        ``y = lerp(x, z, 1 - beta)`` (official ``train()``). Idempotent. A training step taken
-        in eval mode does this conversion itself first, so the optimizer state stays consistent,
-        but that step's gradient was taken at x, not y: call this (or use
+        Idempotent. Exact: the y that ``eval_mode`` replaced is put back bit for bit, as long as
+        the variable still holds the x written then. Otherwise (weights assigned or loaded since,
+        or a ``.keras`` file / checkpoint saved in eval mode and reloaded) y is recomputed as
+        ``y = lerp(x, z, 1 - beta)`` (official ``train()``), within a few roundings of
+        ``|y| + |z - y|`` of the y before ``eval_mode``. A training step taken in eval mode does
+        that recomputation itself first, so the optimizer state stays consistent, but that step's
+        gradient was taken at x, not y (the official code raises): call this (or use
         ``ScheduleFreeEvalCallback``) before training.
-        The round trip ``train_mode(eval_mode(y))`` is not bit-exact: it is within a few units
-        of rounding of ``|y| + |z - y|`` (see ``tests/test_schedule_free.py``).
         """
         self._switch(variables, to_eval=False)
 
@@ -216,7 +256,7 @@ class ScheduleFree(PerVariableChoices):
     def in_eval_mode(self):
         """True if every variable the optimizer updates holds x (False before it is built)."""
         pairs = self._switch_pairs(None)
-        return bool(pairs) and all(float(ops.convert_to_numpy(s["holds_x"])) > 0 for _, s in pairs)
+        return bool(pairs) and all(float(ops.convert_to_numpy(s["holds_x"])) > 0 for _, _, s in pairs)
 
 
 _SHARED_DOC = """
@@ -227,13 +267,18 @@ _SHARED_DOC = """
       evaluation, inference and saving) and ``optimizer.train_mode(model)`` puts y back; both are
       idempotent, tracked per variable by the slot ``holds_x`` (saved with the optimizer, so a
       ``.keras`` file saved in eval mode reloads in eval mode). ``ScheduleFreeEvalCallback``
-      does the switching inside ``fit``. A step taken in eval mode first converts x back to y
-      (the official code raises instead; that step's gradient was still taken at x). The conversion round trip is not bit-exact (a few
-      roundings of ``|y| + |z - y|``); no copy of y is kept (it would cost one more slot).
+      does the switching inside ``fit``. The round trip is exact: ``eval_mode`` keeps the y it
+      replaces in memory until ``train_mode`` puts it back (one transient copy of the weights,
+      no permanent slot). After a reload in eval mode, or weights assigned in eval mode,
+      ``train_mode`` recomputes ``y = lerp(x, z, 1 - beta)`` as the official code does (within
+      a few roundings of ``|y| + |z - y|``). A step taken in eval mode first converts x back
+      to y the same way (the official code raises; that step's gradient was taken at x).
     * **z** is each variable's value at its first update (official: created at the first step
       with a gradient); it is a full-precision slot under ``state_dtype``.
     * **weight_sum, lr_max** are optimizer-wide (one torch ``param_group``); the step count ``t``
-      is ``iterations + 1`` (official ``k + 1``). ``learning_rate`` may also be a Keras schedule:
+      is ``iterations + 1`` (official ``k + 1``). They are float32 unless a variable is float64
+      (official: Python floats); ``weight_sum`` is a compensated (Kahan) sum, so it stays
+      accurate to ~1e-7 over millions of steps. ``learning_rate`` may also be a Keras schedule:
       ``lr_t`` is then the schedule's value times the warm-up factor.
     * **weight decay** (Keras's ``weight_decay``) is the official one, evaluated at y and added
       to the step direction (so it reaches y and z, scaled by ``lr_t``); Keras's decoupled decay
@@ -305,19 +350,23 @@ class ZooScheduleFreeAdamW(ScheduleFree):
     __doc__ = """Schedule-free AdamW: the schedule-free interpolation on Adam-normalised gradients.
 
     Update at the 1-based step ``t`` (as ``ZooScheduleFreeSGD`` with ``beta = beta_1`` and the
-    direction ``d`` below; ``v = 0`` at the start)::
+    direction ``d`` below; ``v = m = 0`` at the start; ``mu`` = inner_momentum)::
 
         v  <- beta_2 * v + (1 - beta_2) * g^2
-        d   = g / (sqrt(v / (1 - beta_2^t)) + eps) + wd * y
+        m  <- mu * m + (1 - mu) * g                              (only if mu > 0)
+        d   = g / (sqrt(v / (1 - beta_2^t)) + eps) + wd * y       (mu = 0, the default)
+        d   = (m / (1 - mu^t)) / (sqrt(v / (1 - beta_2^t)) + eps) + wd * y   (mu > 0)
         lr_t, lr_max, weight_sum, c, y, z, x as for schedule-free SGD
 
-    There is no first moment: ``beta_1`` is the interpolation weight of y between z and x.
+    By default there is no first moment: ``beta_1`` is the interpolation weight of y between z
+    and x. ``inner_momentum`` (official v1.4.1, "ScheduleFree+", default 0) adds an Adam first
+    moment inside the direction, with its own slot ``exp_avg`` (allocated only when > 0).
 
     Reference: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, "The Road Less Scheduled",
     2024, arXiv:2405.15682; official code github.com/facebookresearch/schedule_free
     ``schedulefree/adamw_schedulefree.py`` (``AdamWScheduleFree``, v1.3+), followed operation by
     operation with its defaults: lr 0.0025, betas (0.9, 0.999), eps 1e-8, warmup_steps 0, r 0,
-    weight_lr_power 2, weight_decay 0. Bias correction as in v1.3+: ``v / (1 - beta_2^t)`` inside
+    weight_lr_power 2, weight_decay 0, inner_momentum 0. Bias correction as in v1.3+: ``v / (1 - beta_2^t)`` inside
     the square root; versions up to 1.2 multiplied ``lr_t`` by ``sqrt(1 - beta_2^t)`` instead
     (which also entered ``lr_max`` and the averaging weights). Keras's Adam uses epsilon 1e-7;
     here it is 1e-8 (official), added outside the square root.
@@ -330,6 +379,8 @@ class ZooScheduleFreeAdamW(ScheduleFree):
         warmup_steps: int >= 0, linear warm-up of the rate over these steps. Default 0.
         r: float in [0, 4], polynomial weighting ``t^r`` of the average. Default 0.
         weight_lr_power: float in [0, 4], the average weights are ``lr_max^p``. Default 2.
+        inner_momentum: float in [0, 1), Adam first-moment decay inside the direction; 0 (the
+            default) keeps no first moment. The official code recommends 0.9 when used.
         **kwargs: the Keras base optimizer arguments (``weight_decay``, ...).
 
     Example:
@@ -339,17 +390,18 @@ class ZooScheduleFreeAdamW(ScheduleFree):
     """
 
     _interpolation_key = "beta_1"
-    _config_keys = ("beta_1", "beta_2", "epsilon", "warmup_steps", "r", "weight_lr_power")
+    _config_keys = ("beta_1", "beta_2", "epsilon", "warmup_steps", "r", "weight_lr_power", "inner_momentum")
 
     def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0, r=0.0,
-                 weight_lr_power=2.0, **kwargs):
+                 weight_lr_power=2.0, inner_momentum=0.0, **kwargs):
         super().__init__(learning_rate, warmup_steps=warmup_steps, r=r, weight_lr_power=weight_lr_power, **kwargs)
         self.beta_1 = _check_interpolation_beta("beta_1", beta_1)
         self.beta_2 = checks.beta("beta_2", beta_2)
         self.epsilon = checks.non_negative("epsilon", epsilon)
+        self.inner_momentum = checks.beta("inner_momentum", inner_momentum)
 
     def _extra_slot_specs(self):
-        return [("velocity", "zeros")]
+        return [("velocity", "zeros")] + ([("exp_avg", "zeros")] if self.inner_momentum else [])
 
     def _direction(self, gradient, y, slots, step):
         dtype = gradient.dtype
@@ -358,7 +410,14 @@ class ZooScheduleFreeAdamW(ScheduleFree):
             ops.multiply(ops.multiply(gradient, gradient), const(1.0 - self.beta_2, dtype)),
         )
         denom = ops.add(ops.sqrt(ops.divide(velocity, bias_correction(self.beta_2, step))), const(self.epsilon, dtype))
-        return ops.divide(gradient, denom), {"velocity": velocity}
+        if not self.inner_momentum:
+            return ops.divide(gradient, denom), {"velocity": velocity}
+        exp_avg = ops.add(
+            ops.multiply(slots["exp_avg"], const(self.inner_momentum, dtype)),
+            ops.multiply(gradient, const(1.0 - self.inner_momentum, dtype)),
+        )
+        direction = ops.divide(ops.divide(exp_avg, bias_correction(self.inner_momentum, step)), denom)
+        return direction, {"velocity": velocity, "exp_avg": exp_avg}
 
 
 def find_schedule_free_optimizer(optimizer):

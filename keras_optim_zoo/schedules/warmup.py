@@ -52,8 +52,9 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
                        initial -> final over [2 p T - 2, T - 1]
 
     each phase annealed by cosine (``anneal_strategy="cos"``) or linearly. Only the learning rate
-    cycles (torch also cycles the momentum, which a Keras schedule cannot). torch raises past
-    ``total_steps``; this schedule holds ``final``.
+    cycles (torch also cycles the momentum, which a Keras schedule cannot). Past the cycle this
+    schedule holds ``final``; torch extrapolates the last phase at step ``T`` (its annealing
+    overshoots ``final``) and raises after it.
 
     Args:
         max_learning_rate: float > 0, the peak.
