@@ -561,7 +561,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         old_variable = ops.cast(variable, dtype)
         old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
         new_variable, new_slots = self._update(gradient, old_variable, old_slots, learning_rate)
-        new_variable = self._caution(gradient, old_variable, new_variable)
+        new_variable = self._finish_step(self._caution(gradient, old_variable, new_variable), learning_rate)
         # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
             self.assign(slots[name], self._round_slot(self._keep_if_skipped(value, old_slots[name]), variable, name))
@@ -597,7 +597,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             name: ops.cast(slot, dtype) if name in shaped else rows(slot) for name, slot in slots.items()
         }
         new_rows, new_slot_rows = self._update(gradient.values, old_rows, old_slot_rows, learning_rate)
-        new_rows = self._caution(gradient.values, old_rows, new_rows, size=_size(variable))
+        new_rows = self._finish_step(self._caution(gradient.values, old_rows, new_rows, size=_size(variable)), learning_rate)
         for name, value in new_slot_rows.items():
             value = self._round_slot(self._keep_if_skipped(value, old_slot_rows[name]), variable, name)
             self.assign(slots[name], value if name in shaped else sparse.rows_update(value, indices, slots[name]))
@@ -609,6 +609,12 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         if not self.cautious:
             return new_variable
         return ops.subtract(old_variable, cautious(ops.subtract(old_variable, new_variable), gradient, size))
+
+    def _finish_step(self, new_variable, learning_rate):
+        """The weights after the step, after the cautious mask: identity by default. An optimizer
+        whose weight decay acts on the result of the step (Adan's proximal decay) does it here, so
+        that ``cautious=True`` masks the step alone, on every path (readable, fused, rows)."""
+        return new_variable
 
     def _update(self, gradient, variable, slots, learning_rate):
         raise NotImplementedError(f"{type(self).__name__} must implement _update().")

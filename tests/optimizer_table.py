@@ -544,6 +544,45 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
 MODERN_ADAM_ROWS = (
     # <modern adam rows: add here>
     Row(
+        "zoo_adan",
+        koz.ZooAdan,
+        reference.adan,
+        # The proximal decay (default form) and the decoupled one (no_prox), lr-scaled and not;
+        # cautious masks the step before the proximal division.
+        variants=(
+            {},
+            {"weight_decay": 0.25, "beta_1": 0.9, "epsilon": 1e-3},
+            {"weight_decay": 0.25, "no_prox": True, "beta_2": 0.5, "beta_3": 0.9},
+            {"cautious": True, "weight_decay": 0.125, "weight_decay_scaling": "none"},
+        ),
+        converge={"learning_rate": 0.05},
+        invalid=BETAS_INVALID
+        + (
+            ({"beta_3": 1.0}, ValueError, ["beta_3", "[0, 1)"]),
+            ({"no_prox": 1}, TypeError, ["no_prox", "True or False"]),
+        ),
+    ),
+    Row(
+        "zoo_ademamix",
+        koz.ZooAdEMAMix,
+        reference.ademamix,
+        # Warm-ups of 25 steps end inside the 40 parity steps; beta_1 = 0 keeps no fast average.
+        variants=(
+            {},
+            {"alpha": 5.0, "beta_3": 0.99, "beta_3_warmup": 25, "alpha_warmup": 25},
+            {"cautious": True, "beta_1": 0.0, "beta_3_warmup": 10, "weight_decay": 0.125},
+            {"alpha": 0.0, "beta_2": 0.9, "epsilon": 1e-3, "alpha_warmup": 1},
+        ),
+        converge={"learning_rate": 0.05},
+        invalid=BETAS_INVALID
+        + (
+            ({"beta_3": 1.0}, ValueError, ["beta_3", "[0, 1)"]),
+            ({"alpha": -1.0}, ValueError, ["alpha", "[0, inf]"]),
+            ({"beta_3_warmup": 0}, ValueError, ["beta_3_warmup", ">= 1"]),
+            ({"alpha_warmup": 10.0}, TypeError, ["alpha_warmup", "integer"]),
+        ),
+    ),
+    Row(
         "zoo_adopt",
         koz.ZooADOPT,
         reference.adopt,

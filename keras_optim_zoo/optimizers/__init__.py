@@ -48,6 +48,11 @@ __all__ += ["ZooLion", "ZooSignSGD", "ZooTiger", "ZooLARS", "ZooProdigy", "ZooDA
 
 # <sign/large-batch/lr-free imports: add here>
 
+from keras_optim_zoo.optimizers.ademamix import ZooAdEMAMix
+from keras_optim_zoo.optimizers.adan import ZooAdan
+
+__all__ += ["ZooAdan", "ZooAdEMAMix"]
+
 # <modern adam imports: add here>
 
 from keras_optim_zoo.optimizers.adopt import ZooADOPT

@@ -54,6 +54,9 @@ from .tiger import tiger
 
 # <sign/large-batch/lr-free reference imports: add here>
 
+from .ademamix import ademamix
+from .adan import adan
+
 # <modern adam reference imports: add here>
 
 from .adopt import adopt
@@ -107,6 +110,8 @@ REFERENCES = {
     "prodigy": prodigy,
     "dadapt_adam": dadapt_adam,
     # <sign/large-batch/lr-free references: add here>
+    "adan": adan,
+    "ademamix": ademamix,
     # <modern adam references: add here>
     "adopt": adopt,
     "qhadam": qhadam,
