@@ -26,7 +26,7 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo import precision
 from keras_optim_zoo import sparse
-from keras_optim_zoo.moments import cautious
+from keras_optim_zoo.moments import cautious, const
 from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin, check_weight_decay_scaling
 
 #: Keyword arguments of ``keras.optimizers.Optimizer`` that every zoo optimizer passes through.
@@ -227,6 +227,10 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         self._finite = None
         object.__setattr__(self, "_fused_step", None)
         object.__setattr__(self, "_group_step", None)
+        # The shared decoupled weight decay, deferred from `_apply_weight_decay` to the update so
+        # that fused variables decay inside their XLA launch (`_backend_update_step`).
+        object.__setattr__(self, "_deferred_decay", None)
+        object.__setattr__(self, "_kernel_decay", frozenset())
         self.decay = decay
         self._applying_gradients = False
 
@@ -399,8 +403,67 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         """The 1-based number of the step being taken, as ``dtype``."""
         return ops.cast(self.iterations + 1, dtype)
 
+    # ------------------------------------------------------------------ weight decay in the fused step
+    def _apply_weight_decay(self, variables):
+        """Keras calls this just before ``_backend_update_step``. With the shared decoupled decay
+        (not overridden by the optimizer) on the TF fused path, the decay is deferred to the
+        update, where the variables that take a fused dense step decay inside their XLA launch:
+        one pass over the weights instead of two (``_decays_in_kernel``). The rest decay op by op
+        here, as before, with the same operations (``w - w * wd * lr``)."""
+        if self._decay_deferrable():
+            object.__setattr__(self, "_deferred_decay", list(variables))
+            return
+        super()._apply_weight_decay(variables)
+
+    def _decay_deferrable(self):
+        return (
+            bool(self.weight_decay)
+            and self.fused
+            and self._fusable()
+            and keras.backend.backend() == "tensorflow"
+            and type(self)._apply_weight_decay is ZooOptimizer._apply_weight_decay
+        )
+
+    def _decays_in_kernel(self, gradient, variable):
+        """Whether ``variable``'s decoupled decay runs inside its fused update: a dense gradient,
+        the fused path, a float32/float64 variable (16-bit ones decay in their own dtype, op by
+        op, as Keras does) and not excluded from weight decay."""
+        dtype = keras.backend.standardize_dtype(variable.dtype)
+        return (
+            gradient is not None
+            and not sparse.is_indexed_slices(gradient)
+            and dtype in ("float32", "float64")
+            and self._fuses(variable)
+            and self._use_weight_decay(variable)
+        )
+
+    def _decayed(self, variable_value, learning_rate):
+        """The decoupled decay of ``DecoupledWeightDecayMixin`` on a value, same operations."""
+        wd = const(self.weight_decay, variable_value.dtype)
+        if self.weight_decay_scaling == "learning_rate":
+            return variable_value - variable_value * wd * learning_rate
+        return variable_value - variable_value * wd
+
     # ------------------------------------------------------------------ the step
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        deferred = self._deferred_decay
+        if deferred is not None:
+            object.__setattr__(self, "_deferred_decay", None)
+            inside = {
+                self._get_variable_index(v)
+                for g, v in zip(grads, trainable_variables)
+                if self._decays_in_kernel(g, v)
+            }
+            object.__setattr__(self, "_kernel_decay", frozenset(inside))
+            rest = [v for v in deferred if self._get_variable_index(v) not in inside]
+            if rest:
+                super()._apply_weight_decay(rest)
+        try:
+            self._update_all(grads, trainable_variables, learning_rate)
+        finally:
+            object.__setattr__(self, "_kernel_decay", frozenset())
+
+    def _update_all(self, grads, trainable_variables, learning_rate):
         self._advance_step_state()
         if self._groups():
             grads, trainable_variables = self._grouped_fused_step(grads, trainable_variables, learning_rate)
@@ -450,7 +513,8 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             gradient = sparse.to_dense(gradient, ops.shape(variable)[0])
         gradient = ops.cast(gradient, dtype)
         if self._fuses(variable):
-            self._fused_dense_step(gradient, variable, slots, learning_rate)
+            decay = index in self._kernel_decay
+            self._fused_dense_step(gradient, variable, slots, learning_rate, decay)
         else:
             self._dense_step(gradient, variable, slots, learning_rate)
 
@@ -494,13 +558,16 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
 
         if self._group_step is None:
 
-            def step(gradients, variables, slots, choices, learning_rate, finite):
+            def step(gradients, variables, slots, choices, decays, learning_rate, finite):
                 outer, self._finite = self._finite, finite
                 try:
-                    for gradient, variable, var_slots, var_choices in zip(gradients, variables, slots, choices):
+                    for gradient, variable, var_slots, var_choices, decay in zip(
+                        gradients, variables, slots, choices, decays
+                    ):
                         dtype = self.compute_dtype(variable.dtype)
                         self._current_choices = var_choices
-                        self._dense_step(ops.cast(gradient, dtype), variable, var_slots, ops.cast(learning_rate, dtype))
+                        lr = ops.cast(learning_rate, dtype)
+                        self._dense_step(ops.cast(gradient, dtype), variable, var_slots, lr, decay)
                 finally:
                     self._finite, self._current_choices = outer, None
 
@@ -515,6 +582,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             [sparse._tf_variable(variable) for _, variable in grouped],
             slots,
             tuple(self._choices(variable) for _, variable in grouped),  # Python values: part of the trace
+            tuple(self._get_variable_index(variable) in self._kernel_decay for _, variable in grouped),
             # A Keras variable (the learning rate) cannot be a tf.function argument inside a graph:
             # keras.ops.convert_to_tensor returns the variable itself.
             tf.convert_to_tensor(sparse._tf_variable(learning_rate)),
@@ -526,7 +594,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         """False where XLA would compute the update by a different algorithm (e.g. an SVD)."""
         return True
 
-    def _fused_dense_step(self, gradient, variable, slots, learning_rate):
+    def _fused_dense_step(self, gradient, variable, slots, learning_rate, decay=False):
         """The readable ``_dense_step`` compiled by XLA into one fused kernel per variable.
 
         The variable and its slots are passed as ``tf.Variable`` handles, so one trace serves every
@@ -536,12 +604,13 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         if self._fused_step is None:
             import tensorflow as tf
 
-            def step(gradient, variable, slots, learning_rate, finite):
+            def step(gradient, variable, slots, learning_rate, finite, decay):
                 # Tensors reach the compiled function as arguments (a tensor attribute of `self`
-                # would be captured once, at trace time); variables are read inside it.
+                # would be captured once, at trace time); variables are read inside it. `decay`
+                # is a Python bool (one trace per value).
                 outer, self._finite = self._finite, finite
                 try:
-                    self._dense_step(gradient, variable, slots, learning_rate)
+                    self._dense_step(gradient, variable, slots, learning_rate, decay)
                 finally:
                     self._finite = outer
 
@@ -553,19 +622,26 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             {name: sparse._tf_variable(slot) for name, slot in slots.items()},
             learning_rate,
             self._finite,
+            decay,
         )
 
-    def _dense_step(self, gradient, variable, slots, learning_rate):
-        """The readable path: ``_update`` on tensors, results assigned (``skip_nonfinite`` honoured)."""
+    def _dense_step(self, gradient, variable, slots, learning_rate, decay=False):
+        """The readable path: ``_update`` on tensors, results assigned (``skip_nonfinite`` honoured).
+
+        ``decay``: apply the shared decoupled weight decay first (the fused path's
+        ``_decays_in_kernel``; elsewhere ``_apply_weight_decay`` has done it already).
+        """
         dtype = gradient.dtype
-        old_variable = ops.cast(variable, dtype)
+        original = old_variable = ops.cast(variable, dtype)
+        if decay:
+            old_variable = self._decayed(old_variable, learning_rate)
         old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
         new_variable, new_slots = self._update(gradient, old_variable, old_slots, learning_rate)
         new_variable = self._finish_step(self._caution(gradient, old_variable, new_variable), learning_rate)
         # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
             self.assign(slots[name], self._round_slot(self._keep_if_skipped(value, old_slots[name]), variable, name))
-        self.assign(variable, self._keep_if_skipped(new_variable, old_variable))
+        self.assign(variable, self._keep_if_skipped(new_variable, original))
 
     def _round_slot(self, value, variable, name):
         """The new value of ``variable``'s slot ``name``, ready to store: with

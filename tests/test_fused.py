@@ -118,3 +118,55 @@ def test_per_variable_fused_path_equals_readable(name, monkeypatch):
     assert optimizer._fused_step is not None and optimizer._group_step is None
     for f, r in zip(fused, readable):
         np.testing.assert_allclose(f, r, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("scaling", ["learning_rate", "none"])
+def test_weight_decay_runs_inside_the_fused_launch(monkeypatch, scaling):
+    """The shared decoupled decay of a fused dense variable is part of its XLA launch (one pass
+    over the weights); sparse-gradient, 16-bit and small variables still decay op by op, and
+    excluded ones not at all. Results equal the readable path."""
+    from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin
+
+    op_by_op = []
+    original = DecoupledWeightDecayMixin._apply_weight_decay
+
+    def spy(self, variables):
+        op_by_op.append([v.name for v in variables])
+        return original(self, variables)
+
+    monkeypatch.setattr(DecoupledWeightDecayMixin, "_apply_weight_decay", spy)
+    rng = np.random.default_rng(3)
+    starts = {name: rng.normal(size=BIG) for name in ("dense", "sparse", "excluded")}
+    starts["small"] = rng.normal(size=SMALL)
+    grads = [{name: rng.normal(size=w.shape) for name, w in starts.items()} for _ in range(5)]
+
+    def run(fused):
+        variables = {name: keras.Variable(w, dtype="float64", name=name) for name, w in starts.items()}
+        half = keras.Variable(starts["dense"], dtype="float16", name="half")
+        optimizer = base_row("zoo_adamw").cls(learning_rate=0.01, weight_decay=0.5, weight_decay_scaling=scaling,
+                                              fused=fused)
+        optimizer.exclude_from_weight_decay(var_names=["excluded"])
+        for step in grads:
+            pairs = []
+            for name, variable in variables.items():
+                g = tf.constant(step[name])
+                if name == "sparse":
+                    rows = tf.constant([1, 7, 7])
+                    g = tf.IndexedSlices(tf.gather(g, rows), rows, tf.constant(BIG))
+                pairs.append((g, variable))
+            pairs.append((tf.constant(step["dense"], "float16"), half))
+            op_by_op.clear()
+            optimizer.apply_gradients(pairs)
+        return {name: v.numpy() for name, v in variables.items()} | {"half": half.numpy()}, list(op_by_op)
+
+    fused, fused_calls = run(True)
+    readable, readable_calls = run(False)
+    assert fused_calls == [["sparse", "excluded", "small", "half"]]  # "dense" decays in its launch
+    assert readable_calls == [["dense", "sparse", "excluded", "small", "half"]]
+    assert np.max(np.abs(fused["dense"] - starts["dense"])) > 1e-3
+    for name in fused:
+        np.testing.assert_allclose(fused[name], readable[name], rtol=1e-13, atol=1e-15 if name != "half" else 2e-3)
+
+
+def base_row(name):
+    return next(row for row in ROWS if row.name == name)
