@@ -720,6 +720,77 @@ PRECONDITIONED_SCHEDULE_FREE_ROWS = (
         ),
     ),
     # <schedule-free rows: add here>
+    Row(
+        "zoo_shampoo",
+        koz.ZooShampoo,
+        reference.shampoo,
+        # Defaults (SGD grafting, Shampoo from the 6th step, preconditioners every step); then RMSprop-
+        # normalized grafting with refreshes every 3 steps and plain momentum; then Adagrad grafting,
+        # summed statistics, preconditioning from the first step and the (4, 5) variable's 5-wide dim
+        # without a matrix (max_preconditioner_dim 4), with decoupled weight decay; then normalized
+        # Adagrad grafting. (sqrt_n, sign grafting, is checked in test_preconditioned.py: the property
+        # test draws denormal gradients, whose sign TensorFlow's flush-to-zero makes 0.)
+        # beta_2 0.9 is paired with matrix_epsilon 1e-3: with 1e-6 the step-1 factor of a rank-4 5 x 5
+        # Gram matrix has condition ~1e6 and eigh's rounding (~1e-16 * lambda_max) reaches 1e-11 in P.
+        variants=(
+            {},
+            {"graft_type": "rmsprop_normalized", "beta_2": 0.9, "matrix_epsilon": 1e-3, "precondition_frequency": 3,
+             "nesterov": False},
+            {"graft_type": "adagrad", "beta_2": 1.0, "start_preconditioning_step": 0, "max_preconditioner_dim": 4,
+             "weight_decay": 0.03125},
+            {"graft_type": "adagrad_normalized", "beta_1": 0.5, "matrix_epsilon": 1e-3},
+        ),
+        # SGD grafting (the default); matrix_epsilon 1e-3 keeps the float32 factors well conditioned, so
+        # that the MirroredStrategy check sees float32 reassociation only (6e-8; 6e-6 with 1e-6).
+        converge={"learning_rate": 0.02, "matrix_epsilon": 1e-3},
+        invalid=(
+            ({"beta_1": 1.0}, ValueError, ["beta_1", "[0, 1)"]),
+            ({"beta_2": 1.5}, ValueError, ["beta_2", "[0, 1]"]),
+            ({"epsilon": -1e-10}, ValueError, ["epsilon", "[0, inf]"]),
+            ({"matrix_epsilon": 0.0}, ValueError, ["matrix_epsilon", "(0, inf]"]),
+            ({"start_preconditioning_step": -1}, ValueError, ["start_preconditioning_step", ">= 0"]),
+            ({"precondition_frequency": 0}, ValueError, ["precondition_frequency", ">= 1"]),
+            ({"precondition_frequency": 2.5}, TypeError, ["precondition_frequency", "integer"]),
+            ({"max_preconditioner_dim": 0}, ValueError, ["max_preconditioner_dim", ">= 1"]),
+            ({"graft_type": "adam"}, ValueError, ["graft_type", "rmsprop_normalized"]),
+            ({"nesterov": "yes"}, TypeError, ["nesterov", "True or False"]),
+            ({"cautious": True}, ValueError, ["cautious", "ZooShampoo"]),
+        ),
+    ),
+    Row(
+        "zoo_soap",
+        koz.ZooSOAP,
+        reference.soap,
+        # 40 steps: the first only initializes; defaults refresh the basis at t = 11, 21, 31. Then
+        # refreshes every 3 steps with its own shampoo_beta and normalized steps; then rotated rank-1
+        # variables, the (4, 5) variable's 5-wide dim unrotated, no bias correction or decay; then a
+        # refresh at every step. The sparse stream's first (4, 5) gradient has a zero row, so the
+        # canonical basis of a repeated eigenvalue is exercised (see tests/reference/soap.py).
+        variants=(
+            {},
+            {"precondition_frequency": 3, "shampoo_beta": 0.9, "normalize_grads": True, "beta_1": 0.9, "beta_2": 0.99},
+            {"precondition_1d": True, "max_precond_dim": 4, "correct_bias": False, "weight_decay": 0.0,
+             "epsilon": 1e-6},
+            {"precondition_1d": True, "shampoo_beta": 0.5, "weight_decay": 0.05, "precondition_frequency": 1},
+        ),
+        # SOAP's float32 steps move ~1e-5 relative under a 1e-7 change of the gradient (eigenvectors of
+        # close eigenvalues): lr 0.03 keeps the MirroredStrategy check's 2e-6 bound (1.7e-6 measured).
+        converge={"learning_rate": 0.03, "weight_decay": 0.0},
+        invalid=(
+            ({"beta_1": 1.0}, ValueError, ["beta_1", "[0, 1)"]),
+            ({"beta_2": -0.1}, ValueError, ["beta_2", "[0, 1)"]),
+            ({"shampoo_beta": 1.0}, ValueError, ["shampoo_beta", "1)"]),
+            ({"epsilon": -1e-8}, ValueError, ["epsilon", "[0, inf]"]),
+            ({"precondition_frequency": 0}, ValueError, ["precondition_frequency", ">= 1"]),
+            ({"max_precond_dim": 10.5}, TypeError, ["max_precond_dim", "integer"]),
+            ({"precondition_1d": 1}, TypeError, ["precondition_1d", "True or False"]),
+            ({"normalize_grads": "no"}, TypeError, ["normalize_grads", "True or False"]),
+            ({"correct_bias": None}, TypeError, ["correct_bias", "True or False"]),
+            ({"weight_decay": None}, TypeError, ["weight_decay", "real number"]),
+            ({"weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "ZooSOAP"]),
+            ({"cautious": True}, ValueError, ["cautious", "ZooSOAP"]),
+        ),
+    ),
     # <preconditioned rows: add here>
     Row(
         "zoo_sophia",
@@ -733,6 +804,8 @@ PRECONDITIONED_SCHEDULE_FREE_ROWS = (
             {"initial_hessian": 2.0, "rho": 0.5},
             {"beta_1": 0.5, "beta_2": 0.9, "rho": 1.0, "initial_hessian": 0.01, "epsilon": 0.1, "weight_decay": 0.0},
         ),
+        # SOAP's float32 steps move ~1e-5 relative under a 1e-7 change of the gradient (eigenvectors of
+        # close eigenvalues): lr 0.03 keeps the MirroredStrategy check's 2e-6 bound (1.7e-6 measured).
         converge={"learning_rate": 0.03, "weight_decay": 0.0},
         invalid=(
             ({"beta_1": 1.0}, ValueError, ["beta_1", "[0, 1)"]),

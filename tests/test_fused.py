@@ -47,7 +47,9 @@ def test_big_variables_take_the_fused_path():
 def test_fused_equals_readable(row, dtype, rtol):
     fused, optimizer = _run(row, True, dtype)
     readable, _ = _run(row, False, dtype)
-    assert optimizer._group_step is not None  # the fused path really ran (one launch for both)
+    # The fused path really ran (one launch for both), except for the optimizers that never take
+    # it (their update is not the same algorithm under XLA, e.g. an eigendecomposition).
+    assert (optimizer._group_step is not None) == optimizer._fusable()
     for f, r in zip(fused, readable):
         # Same operations; XLA may contract a * b + c into one fused multiply-add.
         # Rounding errors scale with the operands (weights of order 1), not with a result near 0.
@@ -92,9 +94,14 @@ def test_fused_checkpoint_resume_is_bit_exact(row, tmp_path):
 
 @pytest.mark.parametrize("row", ROW_PARAMS)
 def test_fused_inside_tf_function_and_jit(row):
+    # Optimizers that never fuse compute an eigendecomposition: under jit_compile=True XLA's
+    # eigensolver replaces LAPACK's, and eigenvectors (SOAP's rotation) differ by the solver's
+    # rounding, ~1e-6 in float32. Those are compared in float64, where both solvers are exact to
+    # ~1e-15 and any real difference between the paths would show.
+    dtype, rtol, atol = ("float32", 2e-6, 1e-7) if row.cls()._fusable() else ("float64", 1e-12, 1e-13)
     rng = np.random.default_rng(2)
-    start = rng.normal(size=BIG).astype("float32")
-    grads = [tf.constant(rng.normal(size=BIG).astype("float32")) for _ in range(5)]
+    start = rng.normal(size=BIG).astype(dtype)
+    grads = [tf.constant(rng.normal(size=BIG).astype(dtype)) for _ in range(5)]
     results = []
     for wrap in (lambda f: f, tf.function, lambda f: tf.function(f, jit_compile=True)):
         variable = keras.Variable(start)
@@ -103,8 +110,9 @@ def test_fused_inside_tf_function_and_jit(row):
         for g in grads:
             step(g)
         results.append(variable.numpy())
+    assert np.max(np.abs(results[0] - start)) > 1e-4  # (Prodigy's rate is still growing)
     for other in results[1:]:
-        np.testing.assert_allclose(other, results[0], rtol=2e-6, atol=1e-7)
+        np.testing.assert_allclose(other, results[0], rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("name", ["zoo_adam", "zoo_nadam", "zoo_prodigy", "zoo_lars"])

@@ -18,14 +18,18 @@ SHAPES = ((40, 30), (7,))  # one variable on the fused path (>= FUSE_MIN_SIZE), 
 
 
 def _train(optimizer, steps=10, seed=0):
-    """``steps`` steps on 0.5 * scale * ||w - target||^2 (one scale per element, 0.1 to 10)."""
+    """``steps`` steps on 0.5 * scale * ||w - target||^2 (one scale per element, 0.1 to 10), with
+    fixed gradient noise (as a minibatch gives): a noiseless first gradient of a (40, 30) variable
+    spans 30 of 40 directions, and an optimizer that skips its first step (SOAP) would then see
+    in the other 10 only rounding errors, which Adam-style normalization turns into full steps."""
     rng = np.random.default_rng(seed)
     variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in SHAPES]
     targets = [rng.normal(size=s).astype("float32") for s in SHAPES]
     scales = [np.exp(rng.uniform(np.log(0.1), np.log(10.0), size=s)).astype("float32") for s in SHAPES]
     start = [v.numpy() for v in variables]
-    for _ in range(steps):
-        grads = [tf.constant(c * (v.numpy() - t)) for v, t, c in zip(variables, targets, scales)]
+    noise = [[0.1 * rng.normal(size=s).astype("float32") for s in SHAPES] for _ in range(steps)]
+    for step in range(steps):
+        grads = [tf.constant(c * (v.numpy() - t) + n) for v, t, c, n in zip(variables, targets, scales, noise[step])]
         optimizer.apply_gradients(zip(grads, variables))
     return start, variables
 

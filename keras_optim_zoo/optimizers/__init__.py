@@ -79,6 +79,11 @@ __all__ += ["ZooScheduleFreeSGD", "ZooScheduleFreeAdamW", "ScheduleFreeEvalCallb
 
 # <schedule-free imports: add here>
 
+from keras_optim_zoo.optimizers.shampoo import ZooShampoo
+from keras_optim_zoo.optimizers.soap import ZooSOAP
+
+__all__ += ["ZooShampoo", "ZooSOAP"]
+
 # <preconditioned imports: add here>
 
 from keras_optim_zoo.optimizers.sophia import (

@@ -74,6 +74,10 @@ from .schedule_free_sgd import schedule_free_sgd
 
 # <schedule-free reference imports: add here>
 
+from .shampoo import shampoo
+
+from .soap import soap
+
 # <preconditioned reference imports: add here>
 
 from .sophia import sophia
@@ -122,6 +126,8 @@ REFERENCES = {
     "schedule_free_sgd": schedule_free_sgd,
     "schedule_free_adamw": schedule_free_adamw,
     # <schedule-free references: add here>
+    "shampoo": shampoo,
+    "soap": soap,
     # <preconditioned references: add here>
     "sophia": sophia,
     # <sophia references: add here>
