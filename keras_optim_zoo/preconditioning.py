@@ -254,9 +254,16 @@ class MatrixPreconditioned(ZooOptimizer):
     matrices of one variable; names unique within it) and
     ``_update_with_matrices(gradient, variable, slots, matrices, learning_rate)`` returning
     ``(new_variable, new_slots, new_matrices)`` (pure function of tensors; ``matrices`` is a dict
-    ``name -> tensor``). Expensive recomputations belong in ``branch`` (``ops.cond``) inside it. The fused
-    path is off (``_fusable``): these updates compute eigendecompositions.
+    ``name -> tensor``). Expensive recomputations belong in ``branch`` (``ops.cond``) inside it.
+
+    A variable with matrices never takes the fused path (``_fuses``): its update computes
+    eigendecompositions, and XLA's eigensolver is another algorithm. A variable without any
+    (1-D, or every dim of size 1 or too large) is a plain elementwise update: it is fused (and
+    grouped) like any zoo optimizer's.
     """
+
+    #: Uses eigendecompositions (tests compare compiled and eager runs of these in float64).
+    _eigensolver = True
 
     def _matrix_specs(self, variable):
         return []
@@ -277,11 +284,13 @@ class MatrixPreconditioned(ZooOptimizer):
         """The matrix ``name`` (e.g. ``"statistics_0"``) kept for ``variable`` (KeyError if none)."""
         return self._matrices[self._get_variable_index(variable)][name]
 
-    def _fusable(self):
-        return False
+    def _fuses(self, variable):
+        return not self._matrix_specs(variable) and super()._fuses(variable)
 
     def _update(self, gradient, variable, slots, learning_rate):
-        raise NotImplementedError(f"{type(self).__name__} updates through _update_with_matrices().")
+        """The update of a variable without matrices (the base's readable and fused paths)."""
+        new_variable, new_slots, _ = self._update_with_matrices(gradient, variable, slots, {}, learning_rate)
+        return new_variable, new_slots
 
     def _update_with_matrices(self, gradient, variable, slots, matrices, learning_rate):
         raise NotImplementedError
@@ -290,7 +299,9 @@ class MatrixPreconditioned(ZooOptimizer):
         """The 0-based number of the step being taken (``iterations``), as int64."""
         return ops.cast(self.iterations, "int64")
 
-    def _dense_step(self, gradient, variable, slots, learning_rate):
+    def _dense_step(self, gradient, variable, slots, learning_rate, decay=False):
+        if not self._matrix_specs(variable):
+            return super()._dense_step(gradient, variable, slots, learning_rate, decay)
         dtype = gradient.dtype
         matrices = self._matrices[self._get_variable_index(variable)]
         old_variable = ops.cast(variable, dtype)

@@ -47,9 +47,12 @@ def test_big_variables_take_the_fused_path():
 def test_fused_equals_readable(row, dtype, rtol):
     fused, optimizer = _run(row, True, dtype)
     readable, _ = _run(row, False, dtype)
-    # The fused path really ran (one launch for both), except for the optimizers that never take
-    # it (their update is not the same algorithm under XLA, e.g. an eigendecomposition).
-    assert (optimizer._group_step is not None) == optimizer._fusable()
+    # The fused path really ran (one launch for both), except where no variable takes it: an
+    # optimizer that never fuses, or whose variables with matrices (Shampoo, SOAP: eigensolvers)
+    # do not (their 1-D variables do: test_matrix_free_variables_of_preconditioned_rows_fuse).
+    fused_any = any(optimizer._fuses(v) for v in optimizer._trainable_variables)
+    assert (optimizer._group_step is not None) == fused_any
+    assert fused_any or not optimizer._fusable() or getattr(optimizer, "_eigensolver", False)
     for f, r in zip(fused, readable):
         # Same operations; XLA may contract a * b + c into one fused multiply-add.
         # Rounding errors scale with the operands (weights of order 1), not with a result near 0.
@@ -98,7 +101,8 @@ def test_fused_inside_tf_function_and_jit(row):
     # eigensolver replaces LAPACK's, and eigenvectors (SOAP's rotation) differ by the solver's
     # rounding, ~1e-6 in float32. Those are compared in float64, where both solvers are exact to
     # ~1e-15 and any real difference between the paths would show.
-    dtype, rtol, atol = ("float32", 2e-6, 1e-7) if row.cls()._fusable() else ("float64", 1e-12, 1e-13)
+    eigensolver = getattr(row.cls, "_eigensolver", False) or not row.cls()._fusable()
+    dtype, rtol, atol = ("float64", 1e-12, 1e-13) if eigensolver else ("float32", 2e-6, 1e-7)
     rng = np.random.default_rng(2)
     start = rng.normal(size=BIG).astype(dtype)
     grads = [tf.constant(rng.normal(size=BIG).astype(dtype)) for _ in range(5)]
@@ -178,3 +182,26 @@ def test_weight_decay_runs_inside_the_fused_launch(monkeypatch, scaling):
 
 def base_row(name):
     return next(row for row in ROWS if row.name == name)
+
+
+@pytest.mark.parametrize("name", ["zoo_shampoo", "zoo_soap"])
+def test_matrix_free_variables_of_preconditioned_rows_fuse(name):
+    """Shampoo's and SOAP's 1-D variables have no matrix: a plain elementwise update, fused and
+    grouped like any other (the (48, 32) one keeps its matrices on the readable path)."""
+    row = base_row(name)
+    shapes = ((1536,), (1200,), BIG)
+    rng = np.random.default_rng(5)
+    starts = [rng.normal(size=s) for s in shapes]
+    grads = [[rng.normal(size=s) for s in shapes] for _ in range(12)]
+    results = []
+    for fused in (True, False):
+        variables = [keras.Variable(w, dtype="float64") for w in starts]
+        optimizer = row.cls(learning_rate=row.learning_rate, fused=fused, weight_decay=0.125)
+        for step in grads:
+            optimizer.apply_gradients(zip([tf.constant(g) for g in step], variables))
+        assert [optimizer._fuses(v) for v in variables] == [fused, fused, False]
+        assert (optimizer._group_step is not None) == fused
+        results.append([v.numpy() for v in variables])
+    for f, r, w in zip(*results, starts):
+        assert np.max(np.abs(r - w)) > 1e-3
+        np.testing.assert_allclose(f, r, rtol=1e-13, atol=1e-15)
