@@ -72,7 +72,7 @@ class ZooSOAP(MatrixPreconditioned, PerVariableChoices):
       directions the first gradient did not span are then rounding errors, which the Adam
       normalization (epsilon 1e-8) turns into full-size steps, as in the official code. Minibatch
       noise, or a larger ``epsilon``, avoids it.
-    * **Under XLA** (``jit_compile=True``, JAX) the eigensolver is less accurate (a tolerance-
+    * **Under XLA** (TensorFlow's ``jit_compile=True``) the eigensolver is less accurate (a tolerance-
       limited Jacobi method); one refinement step (``preconditioning.refine_eigenvectors``) makes
       the compiled step agree with the eager one to ~1e-13 in float64.
     * If ``GG_i`` holds a NaN/Inf, the basis (and ``v``'s order) is left unchanged instead of
