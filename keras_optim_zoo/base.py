@@ -26,8 +26,8 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo import precision
 from keras_optim_zoo import sparse
-from keras_optim_zoo.moments import cautious, const
-from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin, check_weight_decay_scaling
+from keras_optim_zoo.moments import cautious
+from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin, check_weight_decay_scaling, decoupled_decay
 
 #: Keyword arguments of ``keras.optimizers.Optimizer`` that every zoo optimizer passes through.
 KERAS_BASE_KWARGS = (
@@ -409,7 +409,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         (not overridden by the optimizer) on the TF fused path, the decay is deferred to the
         update, where the variables that take a fused dense step decay inside their XLA launch:
         one pass over the weights instead of two (``_decays_in_kernel``). The rest decay op by op
-        here, as before, with the same operations (``w - w * wd * lr``)."""
+        here, as before; both use ``weight_decay.decoupled_decay``."""
         if self._decay_deferrable():
             object.__setattr__(self, "_deferred_decay", list(variables))
             return
@@ -436,13 +436,6 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             and self._fuses(variable)
             and self._use_weight_decay(variable)
         )
-
-    def _decayed(self, variable_value, learning_rate):
-        """The decoupled decay of ``DecoupledWeightDecayMixin`` on a value, same operations."""
-        wd = const(self.weight_decay, variable_value.dtype)
-        if self.weight_decay_scaling == "learning_rate":
-            return variable_value - variable_value * wd * learning_rate
-        return variable_value - variable_value * wd
 
     # ------------------------------------------------------------------ the step
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
@@ -634,7 +627,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         dtype = gradient.dtype
         original = old_variable = ops.cast(variable, dtype)
         if decay:
-            old_variable = self._decayed(old_variable, learning_rate)
+            old_variable = decoupled_decay(old_variable, self.weight_decay, self.weight_decay_scaling, learning_rate)
         old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
         new_variable, new_slots = self._update(gradient, old_variable, old_slots, learning_rate)
         new_variable = self._finish_step(self._caution(gradient, old_variable, new_variable), learning_rate)

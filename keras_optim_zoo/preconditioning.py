@@ -251,8 +251,9 @@ def power_iteration_qr(matrix, basis, state, axis):
 class MatrixPreconditioned(ZooOptimizer):
     """A ``ZooOptimizer`` with per-variable matrices next to its slots.
 
-    A subclass implements ``_matrix_specs(variable) -> [(name, shape, initializer), ...]`` (the
-    matrices of one variable; names unique within it) and
+    A subclass implements ``_dims(shape)`` (which dims get matrices: ``preconditioned_dims``),
+    ``_per_dim_matrices() -> [(name, initializer), ...]`` (the matrices each such dim ``i`` gets,
+    named ``f"{name}_{i}"``) and
     ``_update_with_matrices(gradient, variable, slots, matrices, learning_rate)`` returning
     ``(new_variable, new_slots, new_matrices)`` (pure function of tensors; ``matrices`` is a dict
     ``name -> tensor``). Expensive recomputations belong in ``branch`` (``ops.cond``) inside it.
@@ -266,8 +267,21 @@ class MatrixPreconditioned(ZooOptimizer):
     #: Uses eigendecompositions (tests compare compiled and eager runs of these in float64).
     _eigensolver = True
 
-    def _matrix_specs(self, variable):
+    def _dims(self, shape):
+        return (False,) * len(shape)
+
+    def _per_dim_matrices(self):
         return []
+
+    def _matrix_specs(self, variable):
+        """``[(name, (size, size), initializer), ...]``: the matrices of ``variable`` (or of any
+        tensor of its shape), dim by dim."""
+        return [
+            (f"{name}_{i}", (size, size), initializer)
+            for i, (size, has) in enumerate(zip(variable.shape, self._dims(variable.shape)))
+            if has
+            for name, initializer in self._per_dim_matrices()
+        ]
 
     def build(self, var_list):
         if self.built:
@@ -289,9 +303,21 @@ class MatrixPreconditioned(ZooOptimizer):
         return not self._matrix_specs(variable) and super()._fuses(variable)
 
     def _update(self, gradient, variable, slots, learning_rate):
-        """The update of a variable without matrices (the base's readable and fused paths)."""
-        new_variable, new_slots, _ = self._update_with_matrices(gradient, variable, slots, {}, learning_rate)
-        return new_variable, new_slots
+        """``_update_with_matrices`` with the matrices taken out of ``slots`` and put back in the
+        result: ``_dense_step`` passes them with the slots, so the base's readable step (casts,
+        cautious mask, ``skip_nonfinite``, assignments) serves them too."""
+        names = {name for name, _, _ in self._matrix_specs(variable)}
+        matrices = {name: value for name, value in slots.items() if name in names}
+        slots = {name: value for name, value in slots.items() if name not in names}
+        new_variable, new_slots, new_matrices = self._update_with_matrices(
+            gradient, variable, slots, matrices, learning_rate
+        )
+        return new_variable, {**new_slots, **new_matrices}
+
+    def _round_slot(self, value, variable, name):
+        if name not in self._slot_names:
+            return value  # a matrix: kept in the compute dtype, never a bfloat16 state
+        return super()._round_slot(value, variable, name)
 
     def _update_with_matrices(self, gradient, variable, slots, matrices, learning_rate):
         raise NotImplementedError
@@ -301,19 +327,5 @@ class MatrixPreconditioned(ZooOptimizer):
         return ops.cast(self.iterations, "int64")
 
     def _dense_step(self, gradient, variable, slots, learning_rate, decay=False):
-        if not self._matrix_specs(variable):
-            return super()._dense_step(gradient, variable, slots, learning_rate, decay)
-        dtype = gradient.dtype
-        matrices = self._matrices[self._get_variable_index(variable)]
-        old_variable = ops.cast(variable, dtype)
-        old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
-        old_matrices = {name: ops.cast(matrix, dtype) for name, matrix in matrices.items()}
-        new_variable, new_slots, new_matrices = self._update_with_matrices(
-            gradient, old_variable, old_slots, old_matrices, learning_rate
-        )
-        new_variable = self._caution(gradient, old_variable, new_variable)
-        for name, value in new_slots.items():
-            self.assign(slots[name], self._round_slot(self._keep_if_skipped(value, old_slots[name]), variable, name))
-        for name, value in new_matrices.items():
-            self.assign(matrices[name], self._keep_if_skipped(value, old_matrices[name]))
-        self.assign(variable, self._keep_if_skipped(new_variable, old_variable))
+        matrices = self._matrices[self._get_variable_index(variable)] if self._matrix_specs(variable) else {}
+        return super()._dense_step(gradient, variable, {**slots, **matrices}, learning_rate, decay)

@@ -31,6 +31,16 @@ def check_weight_decay_scaling(value):
     return checks.one_of("weight_decay_scaling", value, WEIGHT_DECAY_SCALINGS)
 
 
+def decoupled_decay(value, weight_decay, scaling, learning_rate=None):
+    """``value`` after the decoupled decay, in Keras's operation order: ``w - w * wd * lr``
+    (``scaling="learning_rate"``) or ``w - w * wd`` (``"none"``), ``wd`` made exactly in
+    ``value``'s dtype. ``learning_rate``: a tensor of that dtype (unused for ``"none"``)."""
+    wd = const(weight_decay, value.dtype)
+    if scaling == "learning_rate":
+        return value - value * wd * learning_rate
+    return value - value * wd
+
+
 class DecoupledWeightDecayMixin:
     """Adds ``weight_decay_scaling`` to a Keras optimizer (see the module docstring)."""
 
@@ -47,11 +57,9 @@ class DecoupledWeightDecayMixin:
             return super()._apply_weight_decay(variables)
 
         def decayed(variable):
-            wd = const(self.weight_decay, variable.dtype)
-            if self.weight_decay_scaling == "learning_rate":  # Keras's operation order
-                new = variable - variable * wd * keras.ops.cast(self.learning_rate, variable.dtype)
-            else:
-                new = variable - variable * wd
+            scaling = self.weight_decay_scaling
+            lr = keras.ops.cast(self.learning_rate, variable.dtype) if scaling == "learning_rate" else None
+            new = decoupled_decay(variable, self.weight_decay, scaling, lr)
             return keras.ops.where(self._finite, new, variable) if skipping else new
 
         if keras.backend.backend() != "tensorflow":

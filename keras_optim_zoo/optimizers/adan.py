@@ -60,9 +60,6 @@ class ZooAdan(PerVariableChoices, AdamFamily):
     def _slot_specs(self):
         return super()._slot_specs() + [("gradient_difference", "zeros"), ("previous_gradient", "zeros")]
 
-    def _choices(self, variable):
-        return (self._decays(variable),)
-
     def _apply_weight_decay(self, variables):
         if self.no_prox:  # the shared decoupled decay, before the step
             return super(PerVariableChoices, self)._apply_weight_decay(variables)

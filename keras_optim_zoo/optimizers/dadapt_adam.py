@@ -38,9 +38,6 @@ class GlobalStepSizeEstimate(PerVariableChoices):
     #: ``[(name, initial value)]`` of the optimizer-wide scalar state.
     _global_state = ()
 
-    def _choices(self, variable):
-        return (self._decays(variable),)
-
     def _build_step_state(self, var_list):
         dtype = self._step_state_dtype(var_list)
         for name, value in self._global_state:

@@ -14,14 +14,15 @@ from keras_optim_zoo.registry import register
 class PerVariableChoices(ZooOptimizer):
     """Python decisions made per variable (by its name) and read by ``_update`` while it runs.
 
-    ``_choices(keras_variable)`` returns a hashable tuple; the base stores it in
-    ``self._current_choices`` for ``_update``. The per-variable fused kernel is traced once per
-    shape and dtype and reused across variables, so it is used only when the choices are the same
-    for every variable (as ``ZooLamb`` does).
+    ``_choices(keras_variable)`` returns a hashable tuple (default: ``(decays,)``); the base
+    stores it in ``self._current_choices`` for ``_update``. The per-variable fused kernel is
+    traced once per shape and dtype and reused across variables, so it is used only when the
+    choices are the same for every variable (as ``ZooLamb`` does).
     """
 
     def _choices(self, variable):
-        raise NotImplementedError
+        """``(decays,)`` by default: whether ``variable`` takes weight decay."""
+        return (self._decays(variable),)
 
     def _keras_variable(self, variable):
         return self._trainable_variables[self._get_variable_index(variable)]

@@ -77,9 +77,6 @@ class ZooMADGRAD(PerVariableChoices):
         self.decouple_decay = checks.boolean("decouple_decay", decouple_decay)
         self._reject_unscaled_decay("ZooMADGRAD", self.weight_decay_scaling)
 
-    def _choices(self, variable):
-        return (self._decays(variable),)
-
     def _slot_specs(self):
         specs = [("sum_of_squares", "zeros"), ("s", "zeros")]
         if self.momentum > 0:

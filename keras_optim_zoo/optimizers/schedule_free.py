@@ -78,9 +78,6 @@ class ScheduleFree(PerVariableChoices):
     def _beta(self):
         return getattr(self, self._interpolation_key)
 
-    def _choices(self, variable):
-        return (self._decays(variable),)
-
     # ------------------------------------------------------------------ state
     def _slot_specs(self):
         # z starts as the weights at each variable's first update ("started" 0 -> 1, as the

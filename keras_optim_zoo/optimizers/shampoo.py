@@ -151,13 +151,8 @@ class ZooShampoo(MatrixPreconditioned):
             specs.append(("graft_accumulator", "zeros"))
         return specs
 
-    def _matrix_specs(self, variable):
-        specs = []
-        for i, (size, has) in enumerate(zip(variable.shape, self._dims(variable.shape))):
-            if has:
-                specs.append((f"statistics_{i}", (size, size), eye_initializer(self.matrix_epsilon)))
-                specs.append((f"preconditioner_{i}", (size, size), eye_initializer()))
-        return specs
+    def _per_dim_matrices(self):
+        return [("statistics", eye_initializer(self.matrix_epsilon)), ("preconditioner", eye_initializer())]
 
     # ------------------------------------------------------------------ the step
     def _weights(self, dtype):

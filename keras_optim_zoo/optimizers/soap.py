@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_optim_zoo import checks
+from keras_optim_zoo.base import _size
 from keras_optim_zoo.moments import const, ema
 from keras_optim_zoo.optimizers.lars import PerVariableChoices
 from keras_optim_zoo.preconditioning import (
@@ -131,22 +132,14 @@ class ZooSOAP(MatrixPreconditioned, PerVariableChoices):
         self._reject_unscaled_decay("ZooSOAP", self.weight_decay_scaling)
 
     # ------------------------------------------------------------------ state
-    def _choices(self, variable):
-        return (self._decays(variable),)
-
     def _dims(self, shape):
         return preconditioned_dims(shape, self.max_precond_dim, precondition_1d=self.precondition_1d)
 
     def _slot_specs(self):
         return [("momentum", "zeros"), ("velocity", "zeros")]
 
-    def _matrix_specs(self, variable):
-        specs = []
-        for i, (size, has) in enumerate(zip(variable.shape, self._dims(variable.shape))):
-            if has:
-                specs.append((f"statistics_{i}", (size, size), "zeros"))
-                specs.append((f"basis_{i}", (size, size), eye_initializer()))
-        return specs
+    def _per_dim_matrices(self):
+        return [("statistics", "zeros"), ("basis", eye_initializer())]
 
     # ------------------------------------------------------------------ the step
     def _initial_bases(self, statistics, old, velocity):
@@ -190,10 +183,7 @@ class ZooSOAP(MatrixPreconditioned, PerVariableChoices):
         denominator = ops.add(ops.sqrt(v), const(self.epsilon, dtype))
         direction = mode_products(ops.divide(mode_products(m, bases), denominator), bases, transpose=True)
         if self.normalize_grads:
-            size = 1
-            for d in variable.shape:
-                size *= int(d)
-            rms = ops.sqrt(ops.sum(ops.square(direction)) / size)
+            rms = ops.sqrt(ops.sum(ops.square(direction)) / _size(variable))
             direction = ops.divide(direction, ops.add(rms, const(1e-30, dtype)))
         step_size = learning_rate
         if self.correct_bias:
