@@ -107,6 +107,18 @@ class ZooProdigy(GlobalStepSizeEstimate):
         """The weight of ``g`` in ``s``: ``(d / d0) * dlr`` (``(d / d0) * d`` with safeguard_warmup)."""
         return (d / const(self.d0, d.dtype)) * (d if self.safeguard_warmup else dlr)
 
+    def _variable_sums(self, gradient, variable, slots, weight):
+        dtype = gradient.dtype
+        w = ops.cast(variable, dtype)
+        w0 = self._initial_value(
+            ops.cast(slots["initial_value"], dtype), ops.cast(slots["initialized"], dtype), w
+        )
+        new_s = ops.add(
+            ops.multiply(ops.cast(slots["s"], dtype), const(self._beta_3(), dtype)),
+            ops.multiply(gradient, ops.cast(weight, dtype)),
+        )
+        return ops.sum(ops.multiply(gradient, ops.subtract(w0, w))), ops.sum(ops.abs(new_s))
+
     def _estimate(self, grads, variables, learning_rate):
         dtype = self._d.dtype
         lr = ops.cast(learning_rate, dtype)
@@ -114,20 +126,10 @@ class ZooProdigy(GlobalStepSizeEstimate):
         dlr = d * self._step_size_factor(lr, self._local_step(dtype))
         b3 = self._beta_3()
         weight = self._s_weight(d, dlr)
-        dots, l1 = [], []
-        for g, variable in zip(grads, variables):
-            cdtype = g.dtype
-            w = ops.cast(variable, cdtype)
-            w0 = self._initial_value(
-                self._slot("initial_value", variable, cdtype), self._slot("initialized", variable, cdtype), w
-            )
-            s = self._slot("s", variable, cdtype)
-            dots.append(ops.cast(ops.sum(ops.multiply(g, ops.subtract(w0, w))), dtype))
-            new_s = ops.add(ops.multiply(s, const(b3, cdtype)), ops.multiply(g, ops.cast(weight, cdtype)))
-            l1.append(ops.cast(ops.sum(ops.abs(new_s)), dtype))
+        dots, l1 = self._sums(grads, variables, weight)
         zero = const(0.0, dtype)
-        delta = (d / const(self.d0, dtype)) * dlr * (ops.sum(ops.stack(dots)) if dots else zero)
-        d_denom = ops.sum(ops.stack(l1)) if l1 else zero
+        delta = (d / const(self.d0, dtype)) * dlr * self._total(dots, dtype)
+        d_denom = self._total(l1, dtype)
         d_denom = ops.where(ops.greater(lr, 0), d_denom, zero)  # official: nothing accumulated at lr 0
         old_numerator, old_d_max = self._read(self._d_numerator, dtype), self._read(self._d_max, dtype)
         numerator = const(b3, dtype) * old_numerator + delta
