@@ -80,3 +80,16 @@ def test_every_builtin_twin_resolves_with_the_shared_arguments():
             assert getattr(twin, key) == getattr(zoo, key) == value
     zoo, twin = bench.make_optimizer("zoo_adam:amsgrad=True:state_dtype=bfloat16")
     assert twin.amsgrad and zoo.amsgrad and zoo.state_dtype == "bfloat16"  # the twin takes what it accepts
+
+
+def test_fit_throughput_alternates_model_instances_and_reports_the_noise_gauge():
+    from keras_optim_zoo import bench
+
+    out = bench.fit_throughput("zoo_sgd", rounds=2, instances=2)
+    assert set(out) == {"zoo", "keras", "zoo/keras"}
+    assert out["zoo"] > 1 and out["keras"] > 1 and out["zoo/keras"] == out["zoo"] / out["keras"]
+    # A/A: the built-in on both sides, so the ratio is pure machine noise.
+    same = bench.fit_throughput("zoo_sgd", rounds=1, instances=1, builtin_only=True)
+    assert 0.5 < same["zoo/keras"] < 2.0
+    lines = bench.summary_table({"cases": [], "fit": {}, "fit_noise": 0.987})
+    assert lines[-1].startswith("fit noise: the built-in Adam against itself, same protocol, gave 0.987")
