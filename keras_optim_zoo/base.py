@@ -497,7 +497,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         dtype = self.compute_dtype(variable.dtype)
         learning_rate = ops.cast(learning_rate, dtype)
         index = self._get_variable_index(variable)
-        slots = {name: self._slots[name][index] for name in self._slot_names}
+        slots = self._variable_slots(variable)
         if sparse.is_indexed_slices(gradient):
             gradient = sparse.cast_values(gradient, dtype)
             if self._lazy_sparse():
@@ -549,31 +549,23 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             return grads, trainable_variables
         import tensorflow as tf
 
-        if self._group_step is None:
+        def step(gradients, variables, slots, choices, decays, learning_rate, finite):
+            outer, self._finite = self._finite, finite
+            try:
+                for gradient, variable, var_slots, var_choices, decay in zip(
+                    gradients, variables, slots, choices, decays
+                ):
+                    dtype = self.compute_dtype(variable.dtype)
+                    self._current_choices = var_choices
+                    lr = ops.cast(learning_rate, dtype)
+                    self._dense_step(ops.cast(gradient, dtype), variable, var_slots, lr, decay)
+            finally:
+                self._finite, self._current_choices = outer, None
 
-            def step(gradients, variables, slots, choices, decays, learning_rate, finite):
-                outer, self._finite = self._finite, finite
-                try:
-                    for gradient, variable, var_slots, var_choices, decay in zip(
-                        gradients, variables, slots, choices, decays
-                    ):
-                        dtype = self.compute_dtype(variable.dtype)
-                        self._current_choices = var_choices
-                        lr = ops.cast(learning_rate, dtype)
-                        self._dense_step(ops.cast(gradient, dtype), variable, var_slots, lr, decay)
-                finally:
-                    self._finite, self._current_choices = outer, None
-
-            # Kept out of Keras's attribute tracking: it is a cache, not state.
-            object.__setattr__(self, "_group_step", tf.function(step, jit_compile=True, autograph=False))
-        slots = []
-        for _, variable in grouped:
-            index = self._get_variable_index(variable)
-            slots.append({name: sparse._tf_variable(self._slots[name][index]) for name in self._slot_names})
-        self._group_step(
+        self._compiled("_group_step", step)(
             [gradient for gradient, _ in grouped],
             [sparse._tf_variable(variable) for _, variable in grouped],
-            slots,
+            [self._tf_slots(variable) for _, variable in grouped],
             tuple(self._choices(variable) for _, variable in grouped),  # Python values: part of the trace
             tuple(self._get_variable_index(variable) in self._kernel_decay for _, variable in grouped),
             # A Keras variable (the learning rate) cannot be a tf.function argument inside a graph:
@@ -582,6 +574,25 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             self._finite,
         )
         return [gradient for gradient, _ in rest], [variable for _, variable in rest]
+
+    def _compiled(self, attribute, step):
+        """``step`` compiled by XLA (``tf.function(jit_compile=True)``), created on first use and
+        kept in ``attribute``, out of Keras's attribute tracking (a cache, not state)."""
+        if getattr(self, attribute) is None:
+            import tensorflow as tf
+
+            object.__setattr__(self, attribute, tf.function(step, jit_compile=True, autograph=False))
+        return getattr(self, attribute)
+
+    def _variable_slots(self, variable):
+        """``{slot name: slot}`` of ``variable``."""
+        index = self._get_variable_index(variable)
+        return {name: self._slots[name][index] for name in self._slot_names}
+
+    def _tf_slots(self, variable):
+        """``_variable_slots`` as ``tf.Variable`` handles, to pass to a compiled step (one trace
+        serves every variable of the same shape and dtype)."""
+        return {name: sparse._tf_variable(slot) for name, slot in self._variable_slots(variable).items()}
 
     def _fusable(self):
         """False where XLA would compute the update by a different algorithm (e.g. an SVD)."""
@@ -594,22 +605,18 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         variable of the same shape and dtype. Checked against the readable path by
         ``tests/test_fused.py``.
         """
-        if self._fused_step is None:
-            import tensorflow as tf
 
-            def step(gradient, variable, slots, learning_rate, finite, decay):
-                # Tensors reach the compiled function as arguments (a tensor attribute of `self`
-                # would be captured once, at trace time); variables are read inside it. `decay`
-                # is a Python bool (one trace per value).
-                outer, self._finite = self._finite, finite
-                try:
-                    self._dense_step(gradient, variable, slots, learning_rate, decay)
-                finally:
-                    self._finite = outer
+        def step(gradient, variable, slots, learning_rate, finite, decay):
+            # Tensors reach the compiled function as arguments (a tensor attribute of `self`
+            # would be captured once, at trace time); variables are read inside it. `decay`
+            # is a Python bool (one trace per value).
+            outer, self._finite = self._finite, finite
+            try:
+                self._dense_step(gradient, variable, slots, learning_rate, decay)
+            finally:
+                self._finite = outer
 
-            # Kept out of Keras's attribute tracking: it is a cache, not state.
-            object.__setattr__(self, "_fused_step", tf.function(step, jit_compile=True, autograph=False))
-        self._fused_step(
+        self._compiled("_fused_step", step)(
             gradient,
             sparse._tf_variable(variable),
             {name: sparse._tf_variable(slot) for name, slot in slots.items()},

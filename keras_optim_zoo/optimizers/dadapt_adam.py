@@ -85,10 +85,6 @@ class GlobalStepSizeEstimate(PerVariableChoices):
     def _read(self, variable, dtype):
         return ops.cast(variable, dtype)
 
-    def _variable_slots(self, variable):
-        index = self._get_variable_index(variable)
-        return {name: self._slots[name][index] for name in self._slot_names}
-
     def _variable_sums(self, gradient, variable, slots, scalar):
         """The two sums of phase 1 over one variable, ``(dot, l1)``, in the gradient's dtype: pure
         (``slots`` may be variables; ``scalar`` is the optimizer's per-step weight)."""
@@ -107,27 +103,21 @@ class GlobalStepSizeEstimate(PerVariableChoices):
         def sums(gradient, variable, slots, scalar):
             return tuple(ops.cast(x, dtype) for x in self._variable_sums(gradient, variable, slots, scalar))
 
-        fused = [i for i, v in enumerate(variables) if self._groups() and self._fuses(v)]
-        out = [None] * len(variables)
-        for i, (gradient, variable) in enumerate(zip(grads, variables)):
-            if i not in fused:
-                out[i] = sums(gradient, variable, self._variable_slots(variable), scalar)
+        grouped = self._groups()
+        fused = [i for i, v in enumerate(variables) if grouped and self._fuses(v)]
+        out = [
+            None if i in fused else sums(gradient, variable, self._variable_slots(variable), scalar)
+            for i, (gradient, variable) in enumerate(zip(grads, variables))
+        ]
         if fused:
-            if self._sums_step is None:
-                import tensorflow as tf
 
-                def step(gradients, variables, slots, scalar):
-                    return [sums(*args, scalar) for args in zip(gradients, variables, slots)]
+            def step(gradients, variables, slots, scalar):
+                return [sums(*args, scalar) for args in zip(gradients, variables, slots)]
 
-                # Kept out of Keras's attribute tracking: it is a cache, not state.
-                object.__setattr__(self, "_sums_step", tf.function(step, jit_compile=True, autograph=False))
-            results = self._sums_step(
+            results = self._compiled("_sums_step", step)(
                 [grads[i] for i in fused],
                 [sparse._tf_variable(variables[i]) for i in fused],
-                [
-                    {name: sparse._tf_variable(slot) for name, slot in self._variable_slots(variables[i]).items()}
-                    for i in fused
-                ],
+                [self._tf_slots(variables[i]) for i in fused],
                 scalar,
             )
             for i, result in zip(fused, results):
