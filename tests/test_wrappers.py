@@ -560,3 +560,56 @@ def test_keras_file_reloads_in_a_fresh_process_and_continues_bit_for_bit(tmp_pat
     mirrored = json.loads(run.stdout.split("MIRRORED", 1)[1])
     for name, gap in mirrored.items():
         assert gap < 2e-6, (name, gap)  # float32 reassociation of the two half-batch gradients only
+
+
+# --------------------------------------------------------------------------- assign_if: cond and select
+def _wrapped_run(make, threshold, monkeypatch, mode, steps=14):
+    """Weights and wrapper state after ``steps`` float64 steps with the fuse threshold at
+    ``threshold`` (0: every variable takes the tf.cond form; huge: every one the select form)."""
+    from keras_optim_zoo import base
+
+    monkeypatch.setattr(base, "FUSE_MIN_SIZE", threshold)
+    rng = np.random.default_rng(7)
+    variables = [keras.Variable(rng.normal(size=s), dtype="float64") for s in ((6, 5), (7,))]
+    grads = [[tf.constant(rng.normal(size=v.shape)) for v in variables] for _ in range(steps)]
+    optimizer = make()
+
+    def step(gradients):
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    if mode != "eager":
+        step = tf.function(step, jit_compile=mode == "xla")
+    for gradients in grads:
+        step(gradients)
+    graph_ops = set()
+    if mode == "graph":
+        graph = step.get_concrete_function(grads[0]).graph
+        graph_ops = {op.type for op in graph.get_operations()}
+    state = [keras.ops.convert_to_numpy(v) for v in variables + [v for v in optimizer.variables if len(v.shape)]]
+    return state, graph_ops
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Lookahead(keras.optimizers.SGD(0.1, momentum=0.9), sync_period=3, slow_step_size=0.3),
+        # fused=False: the threshold also moves the inner zoo optimizer's fused path (not under test).
+        lambda: Lookahead(koz.ZooRAdam(fused=False), sync_period=4),
+        lambda: SWA(keras.optimizers.SGD(0.1), start_averaging=2, average_period=3),
+        lambda: MovingAverage(keras.optimizers.Adam(0.01), average_decay=0.9),
+    ],
+    ids=["lookahead-sgd", "lookahead-radam", "swa", "moving_average"],
+)
+def test_assign_if_cond_equals_select_bit_for_bit(make, mode, monkeypatch):
+    """The wrappers' rare updates (Lookahead's synchronisation, SWA's snapshot) run in a tf.cond for
+    large variables (nothing is read or written on the other steps) and as a select elsewhere:
+    both forms leave every weight and state value identical, eagerly, in a graph and under XLA."""
+    by_cond, cond_ops = _wrapped_run(make, 0, monkeypatch, mode)
+    by_select, select_ops = _wrapped_run(make, 1 << 60, monkeypatch, mode)
+    assert len(by_cond) == len(by_select)
+    for a, b in zip(by_cond, by_select):
+        np.testing.assert_array_equal(a, b)
+    if mode == "graph":  # the forms really differ: a cond op in one graph only
+        assert {"If", "StatelessIf"} & cond_ops
+        assert not {"If", "StatelessIf"} & select_ops

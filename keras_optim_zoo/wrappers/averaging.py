@@ -124,9 +124,15 @@ class AveragedOptimizer(OptimizerWrapper):
     def _update_average(self, variable, advanced, step):
         average = self.state_for(self._averages, variable)
         dtype = compute_dtype(variable.dtype)
-        old = ops.cast(average, dtype)
-        new = self._new_average(old, ops.cast(variable, dtype), step, dtype)
-        self.assign(average, ops.where(advanced, new, old))
+
+        def new():
+            return [self._new_average(ops.cast(average, dtype), ops.cast(variable, dtype), step, dtype)]
+
+        self.assign_if(ops.logical_and(advanced, self._updates_average(step)), [average], new)
+
+    def _updates_average(self, step):
+        """Whether the step with 0-based index ``step`` changes the average (a boolean tensor)."""
+        return ops.convert_to_tensor(True)
 
     def _new_average(self, average, value, step, dtype):
         """The updated average; ``step`` is the 0-based index of the step just taken."""
@@ -270,12 +276,14 @@ class SWA(AveragedOptimizer):
             return 0
         return (steps - 1 - self.start_averaging) // self.average_period + 1
 
+    def _updates_average(self, step):
+        since = ops.subtract(step, self.start_averaging)
+        return ops.logical_and(ops.greater_equal(since, 0), ops.equal(ops.mod(since, self.average_period), 0))
+
     def _new_average(self, average, value, step, dtype):
         since = ops.subtract(step, self.start_averaging)
-        taken = ops.logical_and(ops.greater_equal(since, 0), ops.equal(ops.mod(since, self.average_period), 0))
         count = ops.cast(ops.floor_divide(ops.maximum(since, 0), self.average_period), dtype)
-        snapshot = ops.divide(ops.add(ops.multiply(average, count), value), ops.add(count, 1.0))
-        return ops.where(taken, snapshot, average)
+        return ops.divide(ops.add(ops.multiply(average, count), value), ops.add(count, 1.0))
 
 
 def find_averaged_optimizer(optimizer):

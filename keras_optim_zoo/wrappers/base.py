@@ -274,6 +274,33 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
             update_all, self._distribution_strategy, tf_variables, *args
         )
 
+    def assign_if(self, pred, targets, values):
+        """Assign ``values()`` (a list of tensors) to ``targets`` (variables) where the scalar
+        ``pred`` holds; otherwise leave them as they are.
+
+        For rare events (Lookahead's synchronisation, one step in ``sync_period``; an SWA snapshot).
+        On the TF backend, for targets of at least ``base.FUSE_MIN_SIZE`` elements, it is a
+        ``tf.cond``: a step where ``pred`` is false reads and writes nothing. Elsewhere it is the
+        select ``ops.where(pred, value, old)``, which touches every target every step (op by op, a
+        few full passes over each) but costs less than a ``tf.cond`` for small variables, and is the
+        form the JAX backend needs (Keras's JAX optimizers avoid assignments inside ``lax.cond``).
+        Both forms give the same values (``tests/test_wrappers.py`` checks them bit for bit).
+        """
+        from keras_optim_zoo import base
+
+        sizes = [base._size(target) for target in targets]
+        if keras.backend.backend() == "tensorflow" and all(n is not None and n >= base.FUSE_MIN_SIZE for n in sizes):
+            import tensorflow as tf
+
+            def assign():
+                for target, value in zip(targets, values()):
+                    self.assign(target, value)
+
+            tf.cond(ops.convert_to_tensor(pred), assign, lambda: None)
+            return
+        for target, value in zip(targets, values()):
+            self.assign(target, ops.where(pred, value, ops.cast(target, value.dtype)))
+
     def state_for(self, state, variable):
         """The entry of the per-variable list ``state`` that belongs to ``variable``."""
         return state[self._get_variable_index(variable)]

@@ -36,9 +36,10 @@ class Lookahead(OptimizerWrapper):
       not take (``skip_nonfinite=True`` with a NaN gradient, a gradient-accumulation micro-step, a
       ``LossScaleOptimizer`` overflow) does not count, so ``k`` counts real updates. TFA counted
       ``apply_gradients`` calls (the same thing for its optimizers).
-    * As in TFA, a variable is synchronised only in steps in which it received a gradient; the
-      synchronisation runs every step as an ``ops.where`` (graph-, XLA- and JAX-friendly) and
-      computes 16-bit variables in float32, rounding once when stored.
+    * As in TFA, a variable is synchronised only in steps in which it received a gradient. The
+      synchronisation computes 16-bit variables in float32, rounding once when stored. For large
+      variables on the TF backend it is a ``tf.cond`` (the other steps do not touch the weights);
+      elsewhere an ``ops.where`` (``OptimizerWrapper.assign_if``).
     * The slow weights are taken from the variables when the optimizer is built (Keras builds it at
       the start of the first ``fit``, or at the first ``apply_gradients``). TFA and the paper
       evaluate the fast weights at the end of training, and so does this wrapper: the model holds
@@ -90,8 +91,10 @@ class Lookahead(OptimizerWrapper):
     def _synchronise(self, variable, sync):
         slow = self.slow_weight(variable)
         dtype = compute_dtype(variable.dtype)
-        fast = ops.cast(variable, dtype)
-        old_slow = ops.cast(slow, dtype)
-        stepped = ops.add(old_slow, ops.multiply(const(self.slow_step_size, dtype), ops.subtract(fast, old_slow)))
-        self.assign(slow, ops.where(sync, stepped, old_slow))
-        self.assign(variable, ops.where(sync, stepped, fast))
+
+        def pulled_back():
+            fast, old_slow = ops.cast(variable, dtype), ops.cast(slow, dtype)
+            stepped = ops.add(old_slow, ops.multiply(const(self.slow_step_size, dtype), ops.subtract(fast, old_slow)))
+            return [stepped, stepped]
+
+        self.assign_if(sync, [slow, variable], pulled_back)
