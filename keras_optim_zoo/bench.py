@@ -8,7 +8,9 @@ median is reported, so machine noise hits both alike; results are ratios, never 
 
 It also reports optimizer-state bytes per parameter, the bandwidth bound of the step estimated from
 a measured copy bandwidth (bytes the step must read and write / copy bandwidth), and ``fit``
-throughput on the ``compare`` MLP. Benchmarks never run in CI (a smoke test runs ``--quick``).
+throughput on the ``compare`` MLP (where every variable is small: the zoo runs the built-in's ops)
+and, for optimizers with a built-in, on a wide MLP whose kernels take the fused path (JSON key
+``fit_wide``). Benchmarks never run in CI (a smoke test runs ``--quick``).
 """
 
 from __future__ import annotations

@@ -466,7 +466,8 @@ def _add_bench_arguments(parser):
     )
     parser.add_argument("--steps", type=int, default=20, help="timed steps per case (median). Default: 20")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first. Default: 3")
-    parser.add_argument("--no-fit", action="store_true", help="skip the fit-throughput measurement")
+    parser.add_argument("--no-fit", action="store_true",
+                        help="skip the fit-throughput measurements (the compare MLP, and the wide MLP for optimizers with a built-in)")
     parser.add_argument("--json", metavar="PATH", default="bench.json",
                         help="where to write all results as JSON ('' for none). Default: bench.json")
     parser.add_argument("--plot", metavar="PATH", default="bench.png",
