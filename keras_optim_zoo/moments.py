@@ -19,9 +19,19 @@ def const(value, dtype):
     return ops.convert_to_tensor(value, dtype=dtype)
 
 
-def ema(average, value, beta):
-    """Exponential moving average, Adam-family spelling: ``average + (value - average) * (1 - beta)``."""
-    return ops.add(average, ops.multiply(ops.subtract(value, average), 1 - beta))
+def ema(average, value, beta, offset=None):
+    """Exponential moving average, Adam-family spelling: ``average + (value - average) * (1 - beta)``.
+
+    ``offset`` (e.g. AdaBelief's epsilon, stored in its state) joins the increment before it meets
+    the old average: ``average + ((value - average) * (1 - beta) + offset)``. Measured under XLA on
+    CPU: with ``(average + increment) + offset``, XLA duplicated the whole moving average into the
+    weight update's fusion, which then read the OLD average, so the in-place state update needed a
+    full copy of it first. AdaBelief's 16M-parameter step went 27.5 -> 17.5 ms (Adam's time).
+    """
+    increment = ops.multiply(ops.subtract(value, average), 1 - beta)
+    if offset is not None:
+        increment = ops.add(increment, offset)
+    return ops.add(average, increment)
 
 
 def weighted_average(average, value, rho):

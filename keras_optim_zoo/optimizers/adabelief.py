@@ -15,7 +15,8 @@ class ZooAdaBelief(RectifiedFamily):
     Update (``g`` gradient, ``lr`` learning rate, ``t`` the 1-based step)::
 
         m <- m + (g - m) * (1 - beta_1)
-        s <- s + ((g - m)^2 - s) * (1 - beta_2) + epsilon        (m: the updated first moment)
+        s <- s + (((g - m)^2 - s) * (1 - beta_2) + epsilon)   (m: the updated first moment; this
+                                                             association lets XLA reuse the new s)
         amsgrad:  s_max <- max(s_max, s) ; s = s_max
         m_hat = m / (1 - beta_1^t)
         s_hat = s / (1 - beta_2^t)
@@ -81,7 +82,7 @@ class ZooAdaBelief(RectifiedFamily):
     def _update(self, gradient, variable, slots, learning_rate):
         step = self._local_step(variable.dtype)
         m = ema(slots["momentum"], gradient, self.beta_1)
-        s = ops.add(ema(slots["velocity"], ops.square(ops.subtract(gradient, m)), self.beta_2), self.epsilon)
+        s = ema(slots["velocity"], ops.square(ops.subtract(gradient, m)), self.beta_2, offset=self.epsilon)
         new = {"momentum": m, "velocity": s}
         s = self._second_moment_for_step(s, slots, new)
         m_hat = ops.divide(m, bias_correction(self.beta_1, step))
