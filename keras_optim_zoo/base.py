@@ -153,6 +153,18 @@ def _size(variable):
     return size
 
 
+def is_large(variable):
+    """Whether ``variable`` has at least ``FUSE_MIN_SIZE`` elements (and a fully known shape): the
+    size from which a fused launch, or a ``tf.cond`` that skips the work, pays for itself."""
+    size = _size(variable)
+    return size is not None and size >= FUSE_MIN_SIZE
+
+
+def _tf_handles(slots):
+    """``{slot name: slot}`` as ``tf.Variable`` handles, to pass to a compiled step."""
+    return {name: sparse._tf_variable(slot) for name, slot in slots.items()}
+
+
 def _check_learning_rate(learning_rate):
     if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(
         learning_rate
@@ -516,8 +528,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         """Whether ``variable`` takes the fused path (TF backend, ``fused=True``, large enough)."""
         if not self.fused or not self._fusable() or keras.backend.backend() != "tensorflow":
             return False
-        size = _size(variable)
-        return size is not None and size >= FUSE_MIN_SIZE
+        return is_large(variable)
 
     def _groups(self):
         """Whether the variables that take the fused path are updated together, in ONE XLA launch
@@ -592,7 +603,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     def _tf_slots(self, variable):
         """``_variable_slots`` as ``tf.Variable`` handles, to pass to a compiled step (one trace
         serves every variable of the same shape and dtype)."""
-        return {name: sparse._tf_variable(slot) for name, slot in self._variable_slots(variable).items()}
+        return _tf_handles(self._variable_slots(variable))
 
     def _fusable(self):
         """False where XLA would compute the update by a different algorithm (e.g. an SVD)."""
@@ -619,7 +630,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         self._compiled("_fused_step", step)(
             gradient,
             sparse._tf_variable(variable),
-            {name: sparse._tf_variable(slot) for name, slot in slots.items()},
+            _tf_handles(slots),
             learning_rate,
             self._finite,
             decay,

@@ -26,7 +26,8 @@ def ema(average, value, beta, offset=None):
     the old average: ``average + ((value - average) * (1 - beta) + offset)``. Measured under XLA on
     CPU: with ``(average + increment) + offset``, XLA duplicated the whole moving average into the
     weight update's fusion, which then read the OLD average, so the in-place state update needed a
-    full copy of it first. AdaBelief's 16M-parameter step went 27.5 -> 17.5 ms (Adam's time).
+    full copy of it first. AdaBelief's 16M-parameter default-path step went 27.5 -> 19.7 ms
+    (Adam: 17.5 ms in the same run).
     """
     increment = ops.multiply(ops.subtract(value, average), 1 - beta)
     if offset is not None:

@@ -278,9 +278,10 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         """Assign ``values()`` (a list of tensors) to ``targets`` (variables) where the scalar
         ``pred`` holds; otherwise leave them as they are.
 
-        For rare events (Lookahead's synchronisation, one step in ``sync_period``; an SWA snapshot).
-        On the TF backend, for targets of at least ``base.FUSE_MIN_SIZE`` elements, it is a
-        ``tf.cond``: a step where ``pred`` is false reads and writes nothing. Elsewhere it is the
+        Made for rare events (Lookahead's synchronisation, one step in ``sync_period``; an SWA
+        snapshot); MovingAverage's every-step update goes through it too (measured no slower). On the
+        TF backend, for targets of at least ``base.FUSE_MIN_SIZE`` elements, it is a ``tf.cond``: a
+        step where ``pred`` is false reads and writes nothing. Elsewhere it is the
         select ``ops.where(pred, value, old)``, which touches every target every step (op by op, a
         few full passes over each) but costs less than a ``tf.cond`` for small variables, and is the
         form the JAX backend needs (Keras's JAX optimizers avoid assignments inside ``lax.cond``).
@@ -288,8 +289,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         """
         from keras_optim_zoo import base
 
-        sizes = [base._size(target) for target in targets]
-        if keras.backend.backend() == "tensorflow" and all(n is not None and n >= base.FUSE_MIN_SIZE for n in sizes):
+        if keras.backend.backend() == "tensorflow" and all(base.is_large(target) for target in targets):
             import tensorflow as tf
 
             def assign():
