@@ -143,7 +143,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     data = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices((x, y)).batch(16))
     poisoned_step(*next(iter(data)))
     out["skip"] = {
-        "changed": max(float(np.max(np.abs(a - b))) for a, b in zip(before, model.get_weights())),
+        "changed": distance(before, model.get_weights()),
         "skipped": int(optimizer.skipped_steps.numpy()),
         "iterations": int(optimizer.iterations.numpy()),
     }
