@@ -50,16 +50,19 @@ MIRRORED_SCRIPT = textwrap.dedent(
         keras.utils.set_random_seed(0)
         return cls([keras.Input((4,)), keras.layers.Dense(3, activation="tanh"), keras.layers.Dense(1)])
 
-    def fit(row, kind):
+    def scope(kind):
         # kind: "full" (one device), "halves" (one device, gradients as the replicas form them), "mirrored"
-        with strategy.scope() if kind == "mirrored" else tf.distribute.get_strategy().scope():
+        return strategy.scope() if kind == "mirrored" else tf.distribute.get_strategy().scope()
+
+    def fit(row, kind):
+        with scope(kind):
             model = make(Halves if kind == "halves" else keras.Sequential)
             model.compile(optimizer=row.cls(**row.converge), loss="mse")
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         return model.get_weights(), model.optimizer
 
     def loop(row, kind):
-        with strategy.scope() if kind == "mirrored" else tf.distribute.get_strategy().scope():
+        with scope(kind):
             model = make()
             optimizer = row.cls(**row.converge)
             optimizer.build(model.trainable_variables)  # eagerly: see KERAS_NOTES (issue 23085)
@@ -101,6 +104,14 @@ MIRRORED_SCRIPT = textwrap.dedent(
     def distance(a, b):
         return max(float(np.max(np.abs(p - q))) for p, q in zip(a, b))
 
+    def compare(train, row):
+        # train (loop or fit) the three ways: mirrored against halves (ulps) and against full
+        full, _ = train(row, "full")
+        halves, _ = train(row, "halves")
+        mirrored, optimizer = train(row, "mirrored")
+        figures = {"ulps": ulps(mirrored, halves), "full": distance(mirrored, full)}
+        return figures, int(optimizer.iterations.numpy()), full
+
     out = {}
     for path, fuse_min_size, loop_rows, fit_rows in json.loads(sys.argv[2]):
         base.FUSE_MIN_SIZE = fuse_min_size  # 1: every variable takes the fused path; huge: none
@@ -108,18 +119,12 @@ MIRRORED_SCRIPT = textwrap.dedent(
             if loop_rows != "all" and row.name not in loop_rows:
                 continue
             r = out.setdefault(path, {})[row.name] = {}
-            full, _ = loop(row, "full")
-            halves, _ = loop(row, "halves")
-            mirrored, optimizer = loop(row, "mirrored")
-            r["loop"] = {"ulps": ulps(mirrored, halves), "full": distance(mirrored, full)}
-            r["iterations"] = [int(optimizer.iterations.numpy())]
+            r["loop"], iterations, full = compare(loop, row)
+            r["iterations"] = [iterations]
             r["moved"] = min(float(np.max(np.abs(a - b))) for a, b in zip(full, make().get_weights()))
             if row.name in fit_rows:
-                full, _ = fit(row, "full")
-                halves, _ = fit(row, "halves")
-                mirrored, optimizer = fit(row, "mirrored")
-                r["fit"] = {"ulps": ulps(mirrored, halves), "full": distance(mirrored, full)}
-                r["iterations"].append(int(optimizer.iterations.numpy()))
+                r["fit"], iterations, _ = compare(fit, row)
+                r["iterations"].append(iterations)
 
     # skip_nonfinite under the strategy: a NaN on ONE replica makes BOTH replicas skip the step.
     with strategy.scope():
