@@ -26,6 +26,7 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo import precision
 from keras_optim_zoo import sparse
+from keras_optim_zoo.engine import policy
 from keras_optim_zoo.moments import cautious
 from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin, check_weight_decay_scaling, decoupled_decay
 
@@ -44,15 +45,16 @@ KERAS_BASE_KWARGS = (
 )
 
 #: Keyword arguments every zoo optimizer adds to the Keras ones.
-ZOO_BASE_KWARGS = ("weight_decay_scaling", "skip_nonfinite", "fused", "cautious", "state_dtype", "state_rounding")
+ZOO_BASE_KWARGS = (
+    "weight_decay_scaling",
+    "skip_nonfinite",
+    "fused",
+    "fuse_min_size",
+    "cautious",
+    "state_dtype",
+    "state_rounding",
+)
 
-#: Variables with at least this many elements get the fused (XLA-compiled) update when
-#: ``fused=True``. Measured on a 2-core CPU inside a training step (forward, backward, update): one
-#: XLA launch costs ~50-60 us more than the op-by-op update of a small variable, and the fused
-#: kernel saves ~2 ns per element, so it pays from ~30k elements on. (Launching every variable of a
-#: step together in ONE XLA computation was measured too: slower than per-variable launches, both
-#: for many 64-element and many 4k-element variables.)
-FUSE_MIN_SIZE = 1 << 15
 
 #: ``epsilon=None`` meant this in Keras 2 (``keras.backend.epsilon()``).
 KERAS2_DEFAULT_EPSILON = 1e-7
@@ -143,23 +145,6 @@ def _all_finite(grads):
     return finite
 
 
-def _size(variable):
-    """The number of elements of ``variable`` (``None`` if its shape is not fully known)."""
-    size = 1
-    for dim in variable.shape:
-        if dim is None:
-            return None
-        size *= int(dim)
-    return size
-
-
-def is_large(variable):
-    """Whether ``variable`` has at least ``FUSE_MIN_SIZE`` elements (and a fully known shape): the
-    size from which a fused launch, or a ``tf.cond`` that skips the work, pays for itself."""
-    size = _size(variable)
-    return size is not None and size >= FUSE_MIN_SIZE
-
-
 def _tf_handles(slots):
     """``{slot name: slot}`` as ``tf.Variable`` handles, to pass to a compiled step."""
     return {name: sparse._tf_variable(slot) for name, slot in slots.items()}
@@ -214,6 +199,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         weight_decay_scaling = check_weight_decay_scaling(kwargs.pop("weight_decay_scaling", "learning_rate"))
         skip_nonfinite = checks.boolean("skip_nonfinite", kwargs.pop("skip_nonfinite", False))
         fused = checks.boolean("fused", kwargs.pop("fused", True))
+        fuse_min_size = policy.check_fuse_min_size(kwargs.pop("fuse_min_size", policy.DEFAULT_FUSE_MIN_SIZE))
         cautious = checks.boolean("cautious", kwargs.pop("cautious", False))
         state_dtype = precision.check_state_dtype(kwargs.pop("state_dtype", None))
         state_rounding = precision.check_state_rounding(kwargs.pop("state_rounding", "nearest"))
@@ -233,6 +219,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         self.weight_decay_scaling = weight_decay_scaling
         self.skip_nonfinite = skip_nonfinite
         self.fused = fused
+        self.fuse_min_size = fuse_min_size
         self.cautious = cautious
         self.state_dtype = state_dtype
         self.state_rounding = state_rounding
@@ -260,6 +247,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         config.update({key: getattr(self, key) for key in self._config_keys})
         config["skip_nonfinite"] = self.skip_nonfinite
         config["fused"] = self.fused
+        config["fuse_min_size"] = self.fuse_min_size
         if self._supports_cautious:
             config["cautious"] = self.cautious
         config["state_dtype"] = self.state_dtype
@@ -528,7 +516,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         """Whether ``variable`` takes the fused path (TF backend, ``fused=True``, large enough)."""
         if not self.fused or not self._fusable() or keras.backend.backend() != "tensorflow":
             return False
-        return is_large(variable)
+        return policy.is_large(variable, self.fuse_min_size)
 
     def _groups(self):
         """Whether the variables that take the fused path are updated together, in ONE XLA launch
@@ -547,7 +535,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         Measured (16M parameters in 256 variables, 2-core CPU): one launch instead of 256 brings
         the default-path Adam step to the built-in's ``jit_compile=True`` time; small variables are
         left out, because inside a training step a launch costs more than their op-by-op update
-        (``FUSE_MIN_SIZE``). Each variable's update is the readable ``_dense_step``, as on the
+        (``fuse_min_size``). Each variable's update is the readable ``_dense_step``, as on the
         per-variable fused path; ``tests/test_fused.py`` checks both against the readable path.
         Returns the ``(grads, variables)`` left to the per-variable paths (sparse gradients, small
         variables).
@@ -684,7 +672,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             name: ops.cast(slot, dtype) if name in shaped else rows(slot) for name, slot in slots.items()
         }
         new_rows, new_slot_rows = self._update(gradient.values, old_rows, old_slot_rows, learning_rate)
-        new_rows = self._finish_step(self._caution(gradient.values, old_rows, new_rows, size=_size(variable)), learning_rate)
+        new_rows = self._finish_step(self._caution(gradient.values, old_rows, new_rows, size=policy.size(variable)), learning_rate)
         for name, value in new_slot_rows.items():
             value = self._round_slot(self._keep_if_skipped(value, old_slot_rows[name]), variable, name)
             self.assign(slots[name], value if name in shaped else sparse.rows_update(value, indices, slots[name]))

@@ -224,7 +224,7 @@ def fit_throughput(name, rounds=7, batch_size=32, instances=3, passes=4, builtin
 
 
 #: The width of the second, wide MLP that ``fit`` is timed on (64 -> 4096 -> 10, 303k parameters):
-#: its two kernels are large enough for the fused path (``base.FUSE_MIN_SIZE``), so the optimizer is
+#: its two kernels are large enough for the fused path (``policy.DEFAULT_FUSE_MIN_SIZE``), so the optimizer is
 #: a real part of a step there. On the ``compare`` MLP (4.8k parameters) it is a few per cent of one,
 #: and every variable takes the readable path: the zoo runs the built-in's ops, at its speed.
 WIDE_HIDDEN_UNITS = 4096

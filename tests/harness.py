@@ -12,6 +12,11 @@ import tensorflow as tf
 
 SHAPES = ((3,), (4, 5), (2, 3, 4))
 
+#: The ``fuse_min_size`` the fused-path tests give their optimizers: small test shapes (e.g.
+#: (48, 32)) take the fused path, so they check the mechanism whatever the production threshold
+#: (``keras_optim_zoo.engine.policy.DEFAULT_FUSE_MIN_SIZE``).
+TEST_FUSE_MIN_SIZE = 1024
+
 
 def gradient_stream(rng, shapes, steps, sparse):
     """``steps`` lists of per-variable gradients as ``(dense ndarray, tf gradient)`` pairs.

@@ -11,10 +11,11 @@ import pytest
 import tensorflow as tf
 
 import keras_optim_zoo as koz
+from harness import TEST_FUSE_MIN_SIZE
 from keras_optim_zoo import base
 
-# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
-pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+# Optimizers here are made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the fused path,
+# whatever the production threshold.
 
 B1, B2 = 0.9, 0.999
 
@@ -52,7 +53,7 @@ def test_lazy_adam_leaves_untouched_rows_and_their_moments_bit_identical():
     table0 = rng.normal(size=(1000, 4))
     batches = [[3, 17, 17, 999], [3, 500], [500], [3]]
     lazy_table, adam_table = _variable(table0), _variable(table0)
-    lazy, adam = koz.ZooLazyAdam(learning_rate=0.01), koz.ZooAdam(learning_rate=0.01)
+    lazy, adam = koz.ZooLazyAdam(learning_rate=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE), koz.ZooAdam(learning_rate=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
 
     def state(optimizer, table, rows):
         return [table.numpy()[rows]] + [optimizer.get_slot(table, n).numpy()[rows] for n in ("momentum", "velocity")]
@@ -81,7 +82,7 @@ def test_lazy_adam_moments_of_absent_rows_do_not_decay_and_use_the_global_step()
     """Row 0 is touched at step 1 only, row 1 first at step 3 (TFA's LazyAdam semantics)."""
     lr, g = 0.01, 0.5
     table = _variable(np.zeros((2, 1)))
-    lazy, adam = koz.ZooLazyAdam(learning_rate=lr), koz.ZooAdam(learning_rate=lr)
+    lazy, adam = koz.ZooLazyAdam(learning_rate=lr, fuse_min_size=TEST_FUSE_MIN_SIZE), koz.ZooAdam(learning_rate=lr, fuse_min_size=TEST_FUSE_MIN_SIZE)
     adam_table = _variable(np.zeros((2, 1)))
     steps = [([0], [[g]]), ([1], [[0.0]]), ([1], [[g]])]
     lazy.apply_gradients([(_sparse(*steps[0], (2, 1)), table)])
@@ -111,7 +112,7 @@ def test_radam_takes_sgd_steps_below_the_threshold_and_rectified_steps_after():
     lr, eps = 0.1, 1e-7
     g = np.array([0.3, -2.0])
     w = _variable([1.0, 1.0])
-    history = _apply(koz.ZooRAdam(learning_rate=lr), w, [g] * 6)
+    history = _apply(koz.ZooRAdam(learning_rate=lr, fuse_min_size=TEST_FUSE_MIN_SIZE), w, [g] * 6)
     deltas = np.diff(np.vstack([[1.0, 1.0]] + history), axis=0)
     lr = f32(lr)
     # A constant gradient: m_hat = g exactly, so each SGD step is -lr * g.
@@ -127,10 +128,10 @@ def test_radam_takes_sgd_steps_below_the_threshold_and_rectified_steps_after():
 
 def test_radam_threshold_4_and_skipping_the_early_steps():
     lr, g = 0.1, np.array([1.0])
-    skip = _apply(koz.ZooRAdam(learning_rate=lr, degenerated_to_sgd=False), _variable([1.0]), [g] * 6)
+    skip = _apply(koz.ZooRAdam(learning_rate=lr, degenerated_to_sgd=False, fuse_min_size=TEST_FUSE_MIN_SIZE), _variable([1.0]), [g] * 6)
     np.testing.assert_array_equal(np.vstack(skip[:5]), 1.0)  # the official code's default: no step
     assert skip[5][0] < 1.0
-    paper = _apply(koz.ZooRAdam(learning_rate=lr, sma_threshold=4.0), _variable([1.0]), [g] * 5)
+    paper = _apply(koz.ZooRAdam(learning_rate=lr, sma_threshold=4.0, fuse_min_size=TEST_FUSE_MIN_SIZE), _variable([1.0]), [g] * 5)
     # rho_5 = 4.996 >= 4: the paper's rule already rectifies step 5, with r_5 = 0.0173115...
     r5 = 0.017311503166315034
     np.testing.assert_allclose(paper[4] - paper[3], -f32(lr) * r5 / (1 + 1e-7 / np.sqrt(1 - B2**5)), rtol=1e-10)
@@ -141,7 +142,7 @@ def test_radam_tfa_warmup_then_linear_decay():
 
     A constant gradient 1 makes m_hat = 1, and a threshold of 1e3 keeps every step an SGD step:
     each step moves the weight by exactly -lr_t."""
-    optimizer = koz.ZooRAdam(learning_rate=0.1, sma_threshold=1e3, total_steps=10, warmup_proportion=0.2, min_lr=0.01)
+    optimizer = koz.ZooRAdam(learning_rate=0.1, sma_threshold=1e3, total_steps=10, warmup_proportion=0.2, min_lr=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
     history = _apply(optimizer, _variable([0.0]), [[1.0]] * 12)
     rates = -np.diff(np.concatenate([[0.0], np.ravel(history)]))
     lr = f32(0.1)
@@ -156,7 +157,7 @@ def test_radam_with_epsilon_0_equals_tfa_formula():
     rng = np.random.default_rng(3)
     grads = [rng.normal(size=3) for _ in range(8)]
     w0 = rng.normal(size=3)
-    got = _apply(koz.ZooRAdam(learning_rate=0.05, epsilon=0.0), _variable(w0), grads)[-1]
+    got = _apply(koz.ZooRAdam(learning_rate=0.05, epsilon=0.0, fuse_min_size=TEST_FUSE_MIN_SIZE), _variable(w0), grads)[-1]
     lr, w, m, v = f32(0.05), w0.copy(), np.zeros(3), np.zeros(3)
     sma_inf = 2.0 / (1.0 - B2) - 1.0
     for t, g in enumerate(grads, start=1):
@@ -176,7 +177,7 @@ def test_radam_with_epsilon_0_equals_tfa_formula():
 # --------------------------------------------------------------------------- AdaBelief
 def test_adabelief_adds_epsilon_to_s_at_every_step():
     eps, g = 1e-3, 2.0  # a visible epsilon
-    optimizer = koz.ZooAdaBelief(learning_rate=0.01, epsilon=eps)
+    optimizer = koz.ZooAdaBelief(learning_rate=0.01, epsilon=eps, fuse_min_size=TEST_FUSE_MIN_SIZE)
     w = _variable([0.0])
     _apply(optimizer, w, [[g]])
     m1 = (1 - B1) * g
@@ -199,7 +200,7 @@ def test_adabelief_steps_far_on_a_predictable_gradient_and_short_on_a_noisy_one(
     lr = 0.001
 
     def last_step(cls, grads):
-        history = _apply(cls(learning_rate=lr), _variable([0.0]), grads)
+        history = _apply(cls(learning_rate=lr, fuse_min_size=TEST_FUSE_MIN_SIZE), _variable([0.0]), grads)
         return abs(history[-1][0] - history[-2][0])
 
     constant, alternating = [[1.0]] * 30, [[(-1.0) ** t] for t in range(30)]
@@ -215,7 +216,7 @@ def test_adabelief_rectified_equals_tfa_formula():
     rng = np.random.default_rng(4)
     grads = [rng.normal(size=3) for _ in range(8)]
     w0 = rng.normal(size=3)
-    got = _apply(koz.ZooAdaBelief(learning_rate=0.05, rectify=True), _variable(w0), grads)[-1]
+    got = _apply(koz.ZooAdaBelief(learning_rate=0.05, rectify=True, fuse_min_size=TEST_FUSE_MIN_SIZE), _variable(w0), grads)[-1]
     lr, eps, w, m, v = f32(0.05), 1e-14, w0.copy(), np.zeros(3), np.zeros(3)
     sma_inf = 2.0 / (1.0 - B2) - 1.0
     for t, g in enumerate(grads, start=1):
@@ -232,7 +233,7 @@ def test_adabelief_rectified_equals_tfa_formula():
 # --------------------------------------------------------------------------- Yogi
 def test_yogi_second_moment_is_additive_and_signed():
     """v_0 = 1e-6; g^2 = 0.25 > v grows by (1 - b2) g^2, g^2 = 1e-8 < v shrinks by (1 - b2) g^2."""
-    optimizer = koz.ZooYogi(learning_rate=0.01)
+    optimizer = koz.ZooYogi(learning_rate=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
     w = _variable([0.0, 0.0])
     _apply(optimizer, w, [[0.5, 1e-4]])
     np.testing.assert_allclose(optimizer.get_slot(w, "velocity").numpy(), [1e-6 + 0.25e-3, 1e-6 - 1e-11], rtol=1e-14)
@@ -249,7 +250,7 @@ def test_yogi_equals_tfa_formula_with_l1_and_l2():
     grads = [rng.normal(size=4) for _ in range(6)]
     w0 = rng.normal(size=4) * 0.01
     l1, l2 = 0.2, 0.1
-    optimizer = koz.ZooYogi(learning_rate=0.01, l1_regularization_strength=l1, l2_regularization_strength=l2)
+    optimizer = koz.ZooYogi(learning_rate=0.01, l1_regularization_strength=l1, l2_regularization_strength=l2, fuse_min_size=TEST_FUSE_MIN_SIZE)
     got = _apply(optimizer, _variable(w0), grads)[-1]
     lr_t, eps, w, m, v = f32(0.01), 1e-3, w0.copy(), np.zeros(4), np.full(4, 1e-6)
     for t, g in enumerate(grads, start=1):
@@ -266,7 +267,7 @@ def test_yogi_equals_tfa_formula_with_l1_and_l2():
 
 def test_yogi_without_bias_correction_is_the_papers_algorithm_2():
     w = _variable([1.0])
-    _apply(koz.ZooYogi(learning_rate=0.01, bias_correction=False, initial_accumulator_value=0.0), w, [[2.0]])
+    _apply(koz.ZooYogi(learning_rate=0.01, bias_correction=False, initial_accumulator_value=0.0, fuse_min_size=TEST_FUSE_MIN_SIZE), w, [[2.0]])
     # m_1 = 0.2, v_1 = 0.004, x_2 = x_1 - 0.01 * 0.2 / (sqrt(0.004) + 1e-3)
     np.testing.assert_allclose(w.numpy(), [1.0 - f32(0.01) * 0.2 / (np.sqrt(0.004) + 1e-3)], rtol=1e-14)
 
@@ -280,7 +281,7 @@ def test_adamw_weight_decay_scaling_none_vs_learning_rate():
     results = {}
     for scaling, factor in (("learning_rate", f32(lr) * wd), ("none", wd)):
         w = _variable(w0)
-        koz.ZooAdamW(learning_rate=lr, weight_decay=wd, weight_decay_scaling=scaling).apply_gradients(
+        koz.ZooAdamW(learning_rate=lr, weight_decay=wd, weight_decay_scaling=scaling, fuse_min_size=TEST_FUSE_MIN_SIZE).apply_gradients(
             [(tf.constant(g), w)]
         )
         results[scaling] = w.numpy()
@@ -301,10 +302,10 @@ def test_adamw_equals_keras_adamw_and_tfa_style_extended_adam():
             optimizer.apply_gradients([(tf.constant(g), w)])
         return w.numpy()
 
-    np.testing.assert_array_equal(run(koz.ZooAdamW(0.01, weight_decay=0.05)), run(keras.optimizers.AdamW(0.01, 0.05)))
+    np.testing.assert_array_equal(run(koz.ZooAdamW(0.01, weight_decay=0.05, fuse_min_size=TEST_FUSE_MIN_SIZE)), run(keras.optimizers.AdamW(0.01, 0.05)))
     tfa_adamw = koz.extend_with_decoupled_weight_decay(keras.optimizers.Adam)  # TFA's AdamW recipe
     np.testing.assert_array_equal(
-        run(koz.ZooAdamW(0.01, weight_decay=0.05, weight_decay_scaling="none")),
+        run(koz.ZooAdamW(0.01, weight_decay=0.05, weight_decay_scaling="none", fuse_min_size=TEST_FUSE_MIN_SIZE)),
         run(tfa_adamw(weight_decay=0.05, learning_rate=0.01)),
     )
 
@@ -315,7 +316,7 @@ def test_adamw_honours_exclude_from_weight_decay():
     kernel, bias = model.trainable_variables
     bias.assign([1.0, -1.0])
     k0 = kernel.numpy()
-    optimizer = koz.ZooAdamW(learning_rate=0.5, weight_decay=0.2)
+    optimizer = koz.ZooAdamW(learning_rate=0.5, weight_decay=0.2, fuse_min_size=TEST_FUSE_MIN_SIZE)
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     optimizer.apply_gradients(zip([tf.zeros_like(kernel), tf.zeros_like(bias)], model.trainable_variables))
     np.testing.assert_array_equal(bias.numpy(), [1.0, -1.0])
@@ -339,10 +340,10 @@ def _lamb_first_step(weight_decay_in_trust_ratio):
 
 def test_lamb_weight_decay_inside_vs_outside_the_trust_ratio():
     paper = _variable(W0)
-    koz.ZooLamb(learning_rate=LR, weight_decay=WD).apply_gradients([(tf.constant(G0), paper)])
+    koz.ZooLamb(learning_rate=LR, weight_decay=WD, fuse_min_size=TEST_FUSE_MIN_SIZE).apply_gradients([(tf.constant(G0), paper)])
     np.testing.assert_allclose(paper.numpy(), _lamb_first_step(True), rtol=1e-14)
     keras_like = _variable(W0)
-    koz.ZooLamb(learning_rate=LR, weight_decay=WD, weight_decay_in_trust_ratio=False).apply_gradients(
+    koz.ZooLamb(learning_rate=LR, weight_decay=WD, weight_decay_in_trust_ratio=False, fuse_min_size=TEST_FUSE_MIN_SIZE).apply_gradients(
         [(tf.constant(G0), keras_like)]
     )
     # (rtol 1e-7: Keras's generic decay casts weight_decay through float32, also for float64.)
@@ -367,9 +368,9 @@ def test_lamb_equals_keras_lamb_with_the_decay_outside_in_float32():
             optimizer.apply_gradients([(tf.constant(g), w)])
         return w.numpy()
 
-    zoo = run(koz.ZooLamb(0.01, weight_decay=0.1, weight_decay_in_trust_ratio=False))
+    zoo = run(koz.ZooLamb(0.01, weight_decay=0.1, weight_decay_in_trust_ratio=False, fuse_min_size=TEST_FUSE_MIN_SIZE))
     np.testing.assert_array_equal(zoo, run(keras.optimizers.Lamb(0.01, weight_decay=0.1)))
-    assert np.max(np.abs(run(koz.ZooLamb(0.01, weight_decay=0.1)) - zoo)) > 1e-4
+    assert np.max(np.abs(run(koz.ZooLamb(0.01, weight_decay=0.1, fuse_min_size=TEST_FUSE_MIN_SIZE)) - zoo)) > 1e-4
 
 
 def _dense_model():
@@ -391,7 +392,7 @@ def _dense_model():
 )
 def test_lamb_exclusions(exclude_layer, exclude_decay, bias_adapted, bias_decayed):
     model, kernel, bias = _dense_model()
-    optimizer = koz.ZooLamb(learning_rate=0.1, weight_decay=0.5, exclude_from_layer_adaptation=exclude_layer)
+    optimizer = koz.ZooLamb(learning_rate=0.1, weight_decay=0.5, exclude_from_layer_adaptation=exclude_layer, fuse_min_size=TEST_FUSE_MIN_SIZE)
     if exclude_decay:
         optimizer.exclude_from_weight_decay(var_names=["bias"])
     b0, g = bias.numpy().astype(np.float64), np.array([1.0, 1.0])
@@ -403,15 +404,13 @@ def test_lamb_exclusions(exclude_layer, exclude_decay, bias_adapted, bias_decaye
 
 
 def test_lamb_fuses_only_when_every_variable_makes_the_same_choices():
-    if not hasattr(base, "FUSE_MIN_SIZE"):
-        pytest.skip("no fused path in this version of the base")
     rng = np.random.default_rng(8)
     starts = [rng.normal(size=(48, 32)), rng.normal(size=(48, 32))]
     grads = [[rng.normal(size=(48, 32)) for _ in starts] for _ in range(3)]
 
     def run(fused):
         variables = [keras.Variable(s, name=n) for s, n in zip(starts, ("kernel", "scale"))]
-        optimizer = koz.ZooLamb(0.05, weight_decay=0.1, exclude_from_layer_adaptation=["scale"], fused=fused)
+        optimizer = koz.ZooLamb(0.05, weight_decay=0.1, exclude_from_layer_adaptation=["scale"], fused=fused, fuse_min_size=TEST_FUSE_MIN_SIZE)
         for step in grads:
             optimizer.apply_gradients(zip([tf.constant(g, "float32") for g in step], variables))
         return [v.numpy() for v in variables], optimizer, variables
@@ -421,20 +420,20 @@ def test_lamb_fuses_only_when_every_variable_makes_the_same_choices():
     assert not optimizer._fuses(variables[0])  # same shape, different choices: one trace would mix them
     for f, r in zip(fused, readable):
         np.testing.assert_array_equal(f, r)
-    uniform = koz.ZooLamb(0.05, weight_decay=0.1)
+    uniform = koz.ZooLamb(0.05, weight_decay=0.1, fuse_min_size=TEST_FUSE_MIN_SIZE)
     uniform.build(variables)
     assert uniform._fuses(variables[0])
 
 
 def test_lamb_rejects_unscaled_decay_inside_the_trust_ratio():
     with pytest.raises(ValueError, match="weight_decay_in_trust_ratio"):
-        koz.ZooLamb(weight_decay=0.1, weight_decay_scaling="none")
-    koz.ZooLamb(weight_decay=0.1, weight_decay_scaling="none", weight_decay_in_trust_ratio=False)
+        koz.ZooLamb(weight_decay=0.1, weight_decay_scaling="none", fuse_min_size=TEST_FUSE_MIN_SIZE)
+    koz.ZooLamb(weight_decay=0.1, weight_decay_scaling="none", weight_decay_in_trust_ratio=False, fuse_min_size=TEST_FUSE_MIN_SIZE)
 
 
 def test_lamb_is_reachable_by_name_and_keeps_its_config():
     assert type(keras.optimizers.get("zoo_lamb")) is koz.ZooLamb
-    optimizer = koz.ZooLamb(weight_decay=0.01, exclude_from_layer_adaptation=["bias", "norm"])
+    optimizer = koz.ZooLamb(weight_decay=0.01, exclude_from_layer_adaptation=["bias", "norm"], fuse_min_size=TEST_FUSE_MIN_SIZE)
     config = optimizer.get_config()
     assert config["weight_decay"] == 0.01 and config["exclude_from_layer_adaptation"] == ["bias", "norm"]
     assert koz.ZooLamb.from_config(config).get_config() == config

@@ -26,7 +26,7 @@ def test_bench_quick_writes_ratios_state_bytes_and_paths(tmp_path, capsys):
     assert cases[("zoo_adam", 1)]["bytes_moved_per_parameter"] == 28
     assert cases[("zoo_sgd", 4)]["state_bytes_per_parameter"] == 4
     for case in cases.values():
-        assert case["path"] == "fused"  # 200k parameters, 50k per variable: above FUSE_MIN_SIZE
+        assert case["path"] == "fused"  # 200k parameters, 50k per variable: above the default fuse_min_size
         for key in ("zoo/keras_default", "zoo/keras_xla", "zoo_xla/keras_xla", "zoo/bound"):
             assert math.isfinite(case[key]) and case[key] > 0
 
@@ -74,17 +74,25 @@ def test_fit_models_one_readable_one_fused():
 
 def test_production_fuse_threshold():
     """Variables of >= 32768 elements take the fused path by default; smaller ones the readable one
-    (the measurement behind the number is in base.FUSE_MIN_SIZE's comment)."""
+    (the measurement behind the number is in engine.policy.DEFAULT_FUSE_MIN_SIZE's comment); the
+    threshold is an argument of the instance, saved in its config."""
     import keras
     import numpy as np
 
     import keras_optim_zoo as koz
-    from keras_optim_zoo import base
+    from keras_optim_zoo.engine import policy
 
-    assert base.FUSE_MIN_SIZE == 1 << 15
+    assert policy.DEFAULT_FUSE_MIN_SIZE == 1 << 15
     optimizer = koz.ZooAdam()
+    assert optimizer.get_config()["fuse_min_size"] == 1 << 15
     assert optimizer._fuses(keras.Variable(np.zeros((128, 256))))
     assert not optimizer._fuses(keras.Variable(np.zeros((64, 511))))
+    smaller = koz.ZooAdam.from_config({**optimizer.get_config(), "fuse_min_size": 64 * 511})
+    assert smaller._fuses(keras.Variable(np.zeros((64, 511))))
+    with pytest.raises(ValueError, match="fuse_min_size"):
+        koz.ZooAdam(fuse_min_size=-1)
+    with pytest.raises(TypeError, match="fuse_min_size"):
+        koz.ZooAdam(fuse_min_size=1e4)
 
 
 def test_every_builtin_twin_resolves_with_the_shared_arguments():

@@ -11,12 +11,13 @@ import pytest
 import tensorflow as tf
 
 import keras_optim_zoo as koz
+from harness import TEST_FUSE_MIN_SIZE
 from keras_optim_zoo import base
 from keras_optim_zoo.moments import cautious
 from reference._cautious import caution
 
-# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
-pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+# Optimizers here are made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the fused path,
+# whatever the production threshold.
 
 CAPABLE = [koz.ZooAdam, koz.ZooAdamW, koz.ZooAdamax, koz.ZooNadam, koz.ZooRAdam, koz.ZooAdaBelief, koz.ZooYogi,
            koz.ZooLamb, koz.ZooLazyAdam, koz.ZooLion, koz.ZooAdaBound]
@@ -59,7 +60,7 @@ def test_lion_second_step_by_hand():
     m = 0.01 g1, c = 0.9 m + 0.1 g2 = [0.008, -0.041, 0.209, 0.009]; u = 0.25 sign(c);
     u * g2 > 0 only for components 1 and 2 -> mean 1/2 -> those move by 0.5."""
     variable = keras.Variable(np.ones(4), dtype="float64")
-    optimizer = koz.ZooLion(learning_rate=0.25, cautious=True)
+    optimizer = koz.ZooLion(learning_rate=0.25, cautious=True, fuse_min_size=TEST_FUSE_MIN_SIZE)
     optimizer.apply_gradients([(_f64([1.0, 1.0, 1.0, 1.0]), variable)])
     np.testing.assert_array_equal(variable.numpy(), [0.75] * 4)
     optimizer.apply_gradients([(_f64([-0.01, -0.5, 2.0, 0.0]), variable)])
@@ -72,7 +73,7 @@ def test_lazy_adam_mask_mean_counts_untouched_rows():
     lr, b1, b2, eps = float(np.float32(0.01)), 0.9, 0.999, 1e-7
     g_row = np.array([0.5, -2.0])
     table = keras.Variable(np.zeros((4, 2)), dtype="float64")
-    optimizer = koz.ZooLazyAdam(learning_rate=0.01, cautious=True)
+    optimizer = koz.ZooLazyAdam(learning_rate=0.01, cautious=True, fuse_min_size=TEST_FUSE_MIN_SIZE)
     grad = tf.IndexedSlices(_f64([g_row]), tf.constant([1], tf.int64), tf.constant([4, 2], tf.int64))
     optimizer.apply_gradients([(grad, table)])
     alpha = lr * np.sqrt(1 - b2) / (1 - b1)
@@ -85,30 +86,30 @@ def test_lazy_adam_mask_mean_counts_untouched_rows():
 # --------------------------------------------------------------------------- where it is offered
 @pytest.mark.parametrize("cls", CAPABLE + [koz.ZooRanger])
 def test_cautious_config_round_trip(cls):
-    optimizer = cls(cautious=True)
+    optimizer = cls(cautious=True, fuse_min_size=TEST_FUSE_MIN_SIZE)
     config = optimizer.get_config()
     assert config["cautious"] is True
     rebuilt = cls.from_config(config)
     assert rebuilt.cautious is True and rebuilt.get_config() == config
-    assert cls().get_config()["cautious"] is False
+    assert cls(fuse_min_size=TEST_FUSE_MIN_SIZE).get_config()["cautious"] is False
 
 
 @pytest.mark.parametrize("name", ["zoo_sgd", "zoo_rmsprop", "zoo_adagrad", "zoo_novograd", "zoo_madgrad"])
 def test_cautious_is_rejected_where_the_step_is_not_a_momentum_step(name):
     cls = koz.optimizer_class(name)
     with pytest.raises(ValueError, match=rf"`cautious=True` is not available for {cls.__name__}"):
-        cls(cautious=True)
-    assert "cautious" not in cls().get_config()
-    cls(cautious=False)  # accepted: the default
+        cls(cautious=True, fuse_min_size=TEST_FUSE_MIN_SIZE)
+    assert "cautious" not in cls(fuse_min_size=TEST_FUSE_MIN_SIZE).get_config()
+    cls(cautious=False, fuse_min_size=TEST_FUSE_MIN_SIZE)  # accepted: the default
 
 
 def test_cautious_must_be_a_bool():
     with pytest.raises(TypeError, match="cautious"):
-        koz.ZooAdam(cautious="yes")
+        koz.ZooAdam(cautious="yes", fuse_min_size=TEST_FUSE_MIN_SIZE)
 
 
 # --------------------------------------------------------------------------- the fused path
-BIG = (48, 32)  # 1536 elements >= FUSE_MIN_SIZE
+BIG = (48, 32)  # 1536 elements >= TEST_FUSE_MIN_SIZE
 
 
 @pytest.mark.parametrize(
@@ -117,13 +118,13 @@ BIG = (48, 32)  # 1536 elements >= FUSE_MIN_SIZE
     ids=["adamw", "lion", "adabound"],
 )
 def test_fused_equals_readable_float64(cls, kwargs):
-    assert int(np.prod(BIG)) >= base.FUSE_MIN_SIZE
+    assert int(np.prod(BIG)) >= TEST_FUSE_MIN_SIZE
     rng = np.random.default_rng(0)
     w0, grads = rng.normal(size=BIG), [rng.normal(size=BIG) for _ in range(4)]
 
     def run(fused, cautious, compiled=False):
         variable = keras.Variable(w0, dtype="float64")
-        optimizer = cls(learning_rate=0.01, fused=fused, cautious=cautious, **kwargs)
+        optimizer = cls(learning_rate=0.01, fused=fused, cautious=cautious, **kwargs, fuse_min_size=TEST_FUSE_MIN_SIZE)
         optimizer.build([variable])
 
         def apply(g):

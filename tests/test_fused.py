@@ -5,23 +5,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_optim_zoo import base
+from harness import TEST_FUSE_MIN_SIZE
 from optimizer_table import ROWS
 
-# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
-pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+# Every optimizer here is made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the
+# fused path, whatever the production threshold.
 
 ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS]
-BIG = (48, 32)  # 1536 elements: above FUSE_MIN_SIZE
+BIG = (48, 32)  # 1536 elements: above TEST_FUSE_MIN_SIZE
 BIG_TOO = (40, 30)  # 1200 elements: also fused, in the same launch as BIG
 SMALL = (5,)  # below it: readable path in both runs
 SHAPES = (BIG, BIG_TOO, SMALL)
 
 
-def _run(row, fused, dtype, steps=12, sparse=False, skip_at=None, seed=0):
+def _run(row, fused, dtype, steps=12, sparse=False, skip_at=None, seed=0, strategy=None):
     rng = np.random.default_rng(seed)
     variables = [keras.Variable(rng.normal(size=s), dtype=dtype) for s in SHAPES]
-    optimizer = row.cls(learning_rate=row.learning_rate, fused=fused, skip_nonfinite=skip_at is not None, **row.variants[-1])
+    optimizer = row.cls(learning_rate=row.learning_rate, fused=fused, skip_nonfinite=skip_at is not None, **row.variants[-1], fuse_min_size=TEST_FUSE_MIN_SIZE)
     for t in range(steps):
         grads = [rng.normal(size=s) for s in SHAPES]
         if t == skip_at:
@@ -30,16 +30,19 @@ def _run(row, fused, dtype, steps=12, sparse=False, skip_at=None, seed=0):
         if sparse:
             rows = tf.constant([0, 5, 5, 47])
             tensors[0] = tf.IndexedSlices(tf.gather(tensors[0], rows), rows, tf.constant(BIG))
-        optimizer.apply_gradients(zip(tensors, variables))
+        if strategy is None:
+            optimizer.apply_gradients(zip(tensors, variables))
+        else:
+            strategy.run(lambda: optimizer.apply_gradients(zip(tensors, variables)))
     return [v.numpy() for v in variables], optimizer
 
 
 def test_big_variables_take_the_fused_path():
-    assert int(np.prod(BIG)) >= base.FUSE_MIN_SIZE > int(np.prod(SMALL))
-    optimizer = ROWS[0].cls()
+    assert int(np.prod(BIG)) >= TEST_FUSE_MIN_SIZE > int(np.prod(SMALL))
+    optimizer = ROWS[0].cls(fuse_min_size=TEST_FUSE_MIN_SIZE)
     assert optimizer._fuses(keras.Variable(np.zeros(BIG)))
     assert not optimizer._fuses(keras.Variable(np.zeros(SMALL)))
-    assert not ROWS[0].cls(fused=False)._fuses(keras.Variable(np.zeros(BIG)))
+    assert not ROWS[0].cls(fused=False, fuse_min_size=TEST_FUSE_MIN_SIZE)._fuses(keras.Variable(np.zeros(BIG)))
 
 
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-13), ("float32", 2e-6), ("float16", 2e-3)])
@@ -80,7 +83,7 @@ def test_fused_checkpoint_resume_is_bit_exact(row, tmp_path):
 
     def fresh():
         variable = keras.Variable(start)
-        optimizer = row.cls(learning_rate=row.learning_rate)
+        optimizer = row.cls(learning_rate=row.learning_rate, fuse_min_size=TEST_FUSE_MIN_SIZE)
         optimizer.build([variable])
         return variable, optimizer
 
@@ -105,7 +108,7 @@ def test_fused_inside_tf_function_and_jit(row):
     # eigensolver replaces LAPACK's, and eigenvectors (SOAP's rotation) differ by the solver's
     # rounding, ~1e-6 in float32. Those are compared in float64, where both solvers are exact to
     # ~1e-15 and any real difference between the paths would show.
-    eigensolver = getattr(row.cls, "_eigensolver", False) or not row.cls()._fusable()
+    eigensolver = getattr(row.cls, "_eigensolver", False) or not row.cls(fuse_min_size=TEST_FUSE_MIN_SIZE)._fusable()
     dtype, rtol, atol = ("float64", 1e-12, 1e-13) if eigensolver else ("float32", 2e-6, 1e-7)
     rng = np.random.default_rng(2)
     start = rng.normal(size=BIG).astype(dtype)
@@ -113,7 +116,7 @@ def test_fused_inside_tf_function_and_jit(row):
     results = []
     for wrap in (lambda f: f, tf.function, lambda f: tf.function(f, jit_compile=True)):
         variable = keras.Variable(start)
-        optimizer = row.cls(learning_rate=row.learning_rate)
+        optimizer = row.cls(learning_rate=row.learning_rate, fuse_min_size=TEST_FUSE_MIN_SIZE)
         step = wrap(lambda g: optimizer.apply_gradients([(g, variable)]))
         for g in grads:
             step(g)
@@ -124,13 +127,15 @@ def test_fused_inside_tf_function_and_jit(row):
 
 
 @pytest.mark.parametrize("name", ["zoo_adam", "zoo_nadam", "zoo_prodigy", "zoo_lars"])
-def test_per_variable_fused_path_equals_readable(name, monkeypatch):
+def test_per_variable_fused_path_equals_readable(name):
     """Under tf.distribute each large variable gets a launch of its own (``_fused_dense_step``);
-    tests/test_scale_out.py runs it under MirroredStrategy, this checks it on one device."""
+    tests/test_scale_out.py runs it under MirroredStrategy, this checks it on one device (a
+    OneDeviceStrategy: a strategy, so no grouped launch)."""
     row = next(row for row in ROWS if row.name == name)
-    monkeypatch.setattr(base.ZooOptimizer, "_groups", lambda self: False)
-    fused, optimizer = _run(row, True, "float64")
-    readable, _ = _run(row, False, "float64")
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        fused, optimizer = _run(row, True, "float64", strategy=strategy)
+        readable, _ = _run(row, False, "float64", strategy=strategy)
     assert optimizer._fused_step is not None and optimizer._group_step is None
     for f, r in zip(fused, readable):
         np.testing.assert_allclose(f, r, rtol=1e-13, atol=1e-13)
@@ -160,7 +165,7 @@ def test_weight_decay_runs_inside_the_fused_launch(monkeypatch, scaling):
         variables = {name: keras.Variable(w, dtype="float64", name=name) for name, w in starts.items()}
         half = keras.Variable(starts["dense"], dtype="float16", name="half")
         optimizer = base_row("zoo_adamw").cls(learning_rate=0.01, weight_decay=0.5, weight_decay_scaling=scaling,
-                                              fused=fused)
+                                              fused=fused, fuse_min_size=TEST_FUSE_MIN_SIZE)
         optimizer.exclude_from_weight_decay(var_names=["excluded"])
         for step in grads:
             pairs = []
@@ -200,7 +205,7 @@ def test_matrix_free_variables_of_preconditioned_rows_fuse(name):
     results = []
     for fused in (True, False):
         variables = [keras.Variable(w, dtype="float64") for w in starts]
-        optimizer = row.cls(learning_rate=row.learning_rate, fused=fused, weight_decay=0.125)
+        optimizer = row.cls(learning_rate=row.learning_rate, fused=fused, weight_decay=0.125, fuse_min_size=TEST_FUSE_MIN_SIZE)
         for step in grads:
             optimizer.apply_gradients(zip([tf.constant(g) for g in step], variables))
         assert [optimizer._fuses(v) for v in variables] == [fused, fused, False]
@@ -222,7 +227,7 @@ def test_step_size_estimate_sums_fused_variables_in_one_launch(name):
     results = []
     for fused in (True, False):
         variables = [keras.Variable(w, dtype="float64") for w in starts]
-        optimizer = row.cls(fused=fused)
+        optimizer = row.cls(fused=fused, fuse_min_size=TEST_FUSE_MIN_SIZE)
         for step in noise:  # gradient of 0.5 * |w|^2, plus noise: a consistent pull, so d grows
             optimizer.apply_gradients(zip([tf.constant(v.numpy() + n) for v, n in zip(variables, step)], variables))
         if fused:

@@ -6,15 +6,16 @@ import pytest
 import tensorflow as tf
 
 import keras_optim_zoo as koz
+from harness import TEST_FUSE_MIN_SIZE
 from keras_optim_zoo import base, precision
 from keras_optim_zoo.bench import state_bytes_per_parameter
 from optimizer_table import ROWS
 
-# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
-pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+# Optimizers here are made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the fused path,
+# whatever the production threshold.
 
 ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS if issubclass(row.cls, base.ZooOptimizer)]
-SHAPES = ((40, 30), (7,))  # one variable on the fused path (>= FUSE_MIN_SIZE), one on the readable one
+SHAPES = ((40, 30), (7,))  # one variable on the fused path (>= TEST_FUSE_MIN_SIZE), one on the readable one
 
 
 def _train(optimizer, steps=10, seed=0):
@@ -38,8 +39,8 @@ def _train(optimizer, steps=10, seed=0):
 def test_bfloat16_state_halves_the_moments_and_follows_float32_state(row, rounding="stochastic"):
     # (Stochastic rounding covers more code; nearest is a cast, checked exactly below.)
     kwargs = dict(learning_rate=row.learning_rate, **row.variants[0])
-    full = row.cls(**kwargs)
-    low = row.cls(state_dtype="bfloat16", state_rounding=rounding, **kwargs)
+    full = row.cls(**kwargs, fuse_min_size=TEST_FUSE_MIN_SIZE)
+    low = row.cls(state_dtype="bfloat16", state_rounding=rounding, **kwargs, fuse_min_size=TEST_FUSE_MIN_SIZE)
     start, w_full = _train(full)
     _, w_low = _train(low)
     halved = set()  # slots shaped like the variable: 4 -> 2 bytes per parameter
@@ -70,7 +71,7 @@ def test_nearest_rounding_stores_the_float32_state_rounded_once():
     moments = {}
     for state_dtype in (None, "bfloat16"):
         variable = keras.Variable(np.ones((40, 30), "float32"))
-        optimizer = koz.ZooAdam(0.01, state_dtype=state_dtype)
+        optimizer = koz.ZooAdam(0.01, state_dtype=state_dtype, fuse_min_size=TEST_FUSE_MIN_SIZE)
         optimizer.apply_gradients([(tf.constant(g), variable)])
         moments[state_dtype] = [optimizer.get_slot(variable, n).numpy() for n in ("momentum", "velocity")]
     for full, low in zip(moments[None], moments["bfloat16"]):
@@ -104,7 +105,7 @@ def test_stochastic_rounding_keeps_a_slow_average_moving():
     for rounding in ("nearest", "stochastic", None):
         variable = keras.Variable(np.zeros(size, "float32"))
         kwargs = {} if rounding is None else {"state_dtype": "bfloat16", "state_rounding": rounding}
-        optimizer = koz.ZooRMSprop(1e-6, rho=0.999, **kwargs)
+        optimizer = koz.ZooRMSprop(1e-6, rho=0.999, **kwargs, fuse_min_size=TEST_FUSE_MIN_SIZE)
         optimizer.build([variable])
         optimizer.get_slot(variable, "velocity").assign(np.full(size, 0.5))
         for _ in range(steps):
@@ -118,7 +119,7 @@ def test_stochastic_rounding_keeps_a_slow_average_moving():
 
 def test_fused_path_equals_readable_path_and_resume_is_bit_for_bit(tmp_path):
     def run(fused, steps, restore=None):
-        optimizer = koz.ZooAdam(0.01, fused=fused, state_dtype="bfloat16", state_rounding="stochastic")
+        optimizer = koz.ZooAdam(0.01, fused=fused, state_dtype="bfloat16", state_rounding="stochastic", fuse_min_size=TEST_FUSE_MIN_SIZE)
         rng = np.random.default_rng(2)
         variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in SHAPES]
         grads = [[tf.constant(rng.normal(size=s).astype("float32")) for s in SHAPES] for _ in range(6)]
@@ -142,11 +143,11 @@ def test_fused_path_equals_readable_path_and_resume_is_bit_for_bit(tmp_path):
 
 
 def test_config_round_trip_and_invalid_arguments():
-    optimizer = koz.ZooAdam(state_dtype="bfloat16", state_rounding="stochastic")
+    optimizer = koz.ZooAdam(state_dtype="bfloat16", state_rounding="stochastic", fuse_min_size=TEST_FUSE_MIN_SIZE)
     config = optimizer.get_config()
     assert (config["state_dtype"], config["state_rounding"]) == ("bfloat16", "stochastic")
     assert koz.ZooAdam.from_config(config).state_rounding == "stochastic"
     with pytest.raises(ValueError, match="state_dtype.*bfloat16"):
-        koz.ZooAdam(state_dtype="float16")
+        koz.ZooAdam(state_dtype="float16", fuse_min_size=TEST_FUSE_MIN_SIZE)
     with pytest.raises(ValueError, match="state_rounding.*stochastic"):
-        koz.ZooAdam(state_rounding="up")
+        koz.ZooAdam(state_rounding="up", fuse_min_size=TEST_FUSE_MIN_SIZE)

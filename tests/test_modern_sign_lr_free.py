@@ -12,12 +12,12 @@ import tensorflow as tf
 
 import keras_optim_zoo as koz
 import reference
-from harness import SHAPES, gradient_stream, least_squares, run_zoo
+from harness import TEST_FUSE_MIN_SIZE, SHAPES, gradient_stream, least_squares, run_zoo
 from optimizer_table import ROWS_BY_NAME
 from reference.dadapt_adam import run_jointly
 
-# Small test shapes take the fused path (conftest.TEST_FUSE_MIN_SIZE), whatever the production threshold.
-pytestmark = pytest.mark.usefixtures("fuse_small_variables")
+# Optimizers here are made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the fused path,
+# whatever the production threshold.
 
 LR_FREE = ["zoo_prodigy", "zoo_dadapt_adam"]
 
@@ -55,8 +55,8 @@ def test_tiger_is_signum_with_tiger_default():
     rng = np.random.default_rng(1)
     start = rng.normal(size=(5, 3))
     stream = gradient_stream(rng, [(5, 3)], 20, sparse=False)
-    tiger = run_zoo(koz.ZooTiger(0.01), [start], stream)
-    signum = run_zoo(koz.ZooSignSGD(0.01, momentum=0.965), [start], stream)
+    tiger = run_zoo(koz.ZooTiger(0.01, fuse_min_size=TEST_FUSE_MIN_SIZE), [start], stream)
+    signum = run_zoo(koz.ZooSignSGD(0.01, momentum=0.965, fuse_min_size=TEST_FUSE_MIN_SIZE), [start], stream)
     np.testing.assert_array_equal(tiger[0], signum[0])
 
 
@@ -90,7 +90,7 @@ def _lars_reference(start, grads, lr, per_variable_kwargs):
 
 
 def test_lars_excludes_bias_from_decay_and_adaptation():
-    optimizer = koz.ZooLARS(learning_rate=0.5, weight_decay=0.01, eta=0.01)
+    optimizer = koz.ZooLARS(learning_rate=0.5, weight_decay=0.01, eta=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     start, grads, got = _lars_run(optimizer)
     kernel = {"weight_decay": 0.01, "eta": 0.01}
@@ -108,7 +108,7 @@ def test_lars_excludes_bias_from_decay_and_adaptation():
 
 
 def test_lars_exclude_from_layer_adaptation_keeps_decay():
-    optimizer = koz.ZooLARS(learning_rate=0.5, weight_decay=0.01, exclude_from_layer_adaptation=["bias"])
+    optimizer = koz.ZooLARS(learning_rate=0.5, weight_decay=0.01, exclude_from_layer_adaptation=["bias"], fuse_min_size=TEST_FUSE_MIN_SIZE)
     start, grads, got = _lars_run(optimizer)
     want = _lars_reference(start, grads, 0.5, [{"weight_decay": 0.01}, {"weight_decay": 0.01}])
     np.testing.assert_allclose(got[0], want[0], rtol=2e-6)
@@ -121,13 +121,13 @@ def test_lars_exclude_from_layer_adaptation_keeps_decay():
 
 
 def test_lars_fuses_only_when_every_variable_takes_the_same_choices():
-    optimizer = koz.ZooLARS(weight_decay=0.01)
+    optimizer = koz.ZooLARS(weight_decay=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     big = keras.Variable(np.ones((64, 32), "float32"), name="kernel")
     small_bias = keras.Variable(np.ones((32,), "float32"), name="bias")
     optimizer.build([big, small_bias])
     assert not optimizer._fuses(big)
-    uniform = koz.ZooLARS(weight_decay=0.01)
+    uniform = koz.ZooLARS(weight_decay=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
     uniform.build([keras.Variable(np.ones((64, 32), "float32"), name="kernel")])
     assert uniform._fuses(uniform._trainable_variables[0])
 
@@ -154,7 +154,7 @@ def test_multi_variable_parity_float64(name, sparse):
         initial = [rng.normal(size=shape) for shape in SHAPES]
         gradient_of = _quadratic(rng)
         variables = [keras.Variable(w, dtype="float64") for w in initial]
-        optimizer = row.cls(**variant)
+        optimizer = row.cls(**variant, fuse_min_size=TEST_FUSE_MIN_SIZE)
         init, update = row.reference(**variant)
         weights = [w.copy() for w in initial]
         state = init(weights)

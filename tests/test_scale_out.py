@@ -22,8 +22,12 @@ MIRRORED_SCRIPT = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np, keras
     sys.path.insert(0, sys.argv[1])
-    from keras_optim_zoo import base
     from optimizer_table import ROWS
+
+    FUSE_MIN_SIZE = None  # set per path below: 1, every variable takes the fused path; huge, none
+
+    def optimizer_of(row):
+        return row.cls(**row.converge, fuse_min_size=FUSE_MIN_SIZE)
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
@@ -57,14 +61,14 @@ MIRRORED_SCRIPT = textwrap.dedent(
     def fit(row, kind):
         with scope(kind):
             model = make(Halves if kind == "halves" else keras.Sequential)
-            model.compile(optimizer=row.cls(**row.converge), loss="mse")
+            model.compile(optimizer=optimizer_of(row), loss="mse")
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         return model.get_weights(), model.optimizer
 
     def loop(row, kind):
         with scope(kind):
             model = make()
-            optimizer = row.cls(**row.converge)
+            optimizer = optimizer_of(row)
             optimizer.build(model.trainable_variables)  # eagerly: see KERAS_NOTES (issue 23085)
 
         def gradients(xb, yb):
@@ -114,7 +118,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
     out = {}
     for path, fuse_min_size, loop_rows, fit_rows in json.loads(sys.argv[2]):
-        base.FUSE_MIN_SIZE = fuse_min_size  # 1: every variable takes the fused path; huge: none
+        FUSE_MIN_SIZE = fuse_min_size
         for row in ROWS:
             if loop_rows != "all" and row.name not in loop_rows:
                 continue
@@ -168,7 +172,7 @@ REPRESENTATIVE = (
 # every kernel but Prodigy's: 1-2 readable, 9-15 fused (under a strategy its optimizer-wide sums
 # are taken op by op, on one device in one XLA launch). 4x the largest:
 MIRRORED_ULPS = 64
-# (path, FUSE_MIN_SIZE, rows of the strategy.run loop, rows of fit). The readable path for every
+# (path, fuse_min_size, rows of the strategy.run loop, rows of fit). The readable path for every
 # row in a loop, and `fit` (the same optimizer calls, through Keras's trainer) for the representative
 # rows; the fused path (the same step compiled by XLA, per device; every row is also checked
 # fused-vs-readable in test_fused.py) for the representative rows in a loop.

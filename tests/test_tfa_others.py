@@ -218,12 +218,11 @@ def test_conditional_gradient_nuclear_direction_is_the_top_singular_pair():
     np.testing.assert_allclose(variable.numpy(), [[-1.0, 0.0], [0.0, 0.0], [0.0, 0.0]], atol=1e-15)
 
 
-@pytest.mark.usefixtures("fuse_small_variables")
 def test_conditional_gradient_nuclear_never_takes_the_fused_xla_path():
     """XLA's SVD is another (iterative) algorithm: ~1e-9 in float64 and very slow on CPU."""
     big = keras.Variable(np.zeros((64, 64)))
-    assert koz.ZooConditionalGradient()._fuses(big)
-    assert not koz.ZooConditionalGradient(ord="nuclear")._fuses(big)
+    assert koz.ZooConditionalGradient(fuse_min_size=1024)._fuses(big)
+    assert not koz.ZooConditionalGradient(ord="nuclear", fuse_min_size=1024)._fuses(big)
 
 
 def test_conditional_gradient_nuclear_trains_under_xla():

@@ -563,16 +563,13 @@ def test_keras_file_reloads_in_a_fresh_process_and_continues_bit_for_bit(tmp_pat
 
 
 # --------------------------------------------------------------------------- assign_if: cond and select
-def _wrapped_run(make, threshold, monkeypatch, mode, steps=14):
-    """Weights and wrapper state after ``steps`` float64 steps with the fuse threshold at
-    ``threshold`` (0: every variable takes the tf.cond form; huge: every one the select form)."""
-    from keras_optim_zoo import base
-
-    monkeypatch.setattr(base, "FUSE_MIN_SIZE", threshold)
+def _wrapped_run(make, threshold, mode, steps=14):
+    """Weights and wrapper state after ``steps`` float64 steps with the wrapper's ``fuse_min_size``
+    at ``threshold`` (0: every variable takes the tf.cond form; huge: every one the select form)."""
     rng = np.random.default_rng(7)
     variables = [keras.Variable(rng.normal(size=s), dtype="float64") for s in ((6, 5), (7,))]
     grads = [[tf.constant(rng.normal(size=v.shape)) for v in variables] for _ in range(steps)]
-    optimizer = make()
+    optimizer = make(threshold)
 
     def step(gradients):
         optimizer.apply_gradients(zip(gradients, variables))
@@ -593,20 +590,20 @@ def _wrapped_run(make, threshold, monkeypatch, mode, steps=14):
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: Lookahead(keras.optimizers.SGD(0.1, momentum=0.9), sync_period=3, slow_step_size=0.3),
-        # fused=False: the threshold also moves the inner zoo optimizer's fused path (not under test).
-        lambda: Lookahead(koz.ZooRAdam(fused=False), sync_period=4),
-        lambda: SWA(keras.optimizers.SGD(0.1), start_averaging=2, average_period=3),
-        lambda: MovingAverage(keras.optimizers.Adam(0.01), average_decay=0.9),
+        lambda t: Lookahead(keras.optimizers.SGD(0.1, momentum=0.9), sync_period=3, slow_step_size=0.3,
+                            fuse_min_size=t),
+        lambda t: Lookahead(koz.ZooRAdam(), sync_period=4, fuse_min_size=t),
+        lambda t: SWA(keras.optimizers.SGD(0.1), start_averaging=2, average_period=3, fuse_min_size=t),
+        lambda t: MovingAverage(keras.optimizers.Adam(0.01), average_decay=0.9, fuse_min_size=t),
     ],
     ids=["lookahead-sgd", "lookahead-radam", "swa", "moving_average"],
 )
-def test_assign_if_cond_equals_select_bit_for_bit(make, mode, monkeypatch):
+def test_assign_if_cond_equals_select_bit_for_bit(make, mode):
     """The wrappers' rare updates (Lookahead's synchronisation, SWA's snapshot) run in a tf.cond for
     large variables (nothing is read or written on the other steps) and as a select elsewhere:
     both forms leave every weight and state value identical, eagerly, in a graph and under XLA."""
-    by_cond, cond_ops = _wrapped_run(make, 0, monkeypatch, mode)
-    by_select, select_ops = _wrapped_run(make, 1 << 60, monkeypatch, mode)
+    by_cond, cond_ops = _wrapped_run(make, 0, mode)
+    by_select, select_ops = _wrapped_run(make, 1 << 60, mode)
     assert len(by_cond) == len(by_select)
     for a, b in zip(by_cond, by_select):
         np.testing.assert_array_equal(a, b)

@@ -3,7 +3,7 @@
 from keras import ops
 
 from keras_optim_zoo import checks
-from keras_optim_zoo.base import _size
+from keras_optim_zoo.engine.policy import size as _size
 from keras_optim_zoo.moments import const, ema
 from keras_optim_zoo.optimizers.lars import PerVariableChoices
 from keras_optim_zoo.preconditioning import (

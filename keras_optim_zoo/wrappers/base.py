@@ -33,6 +33,7 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.engine import policy
 from keras_optim_zoo.moments import const  # noqa: F401  (re-exported for the wrappers)
 
 #: Keras base arguments a wrapper does not take (they belong to the inner optimizer). Their default
@@ -124,6 +125,9 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     """
 
     def __init__(self, optimizer, name=None, **kwargs):
+        # The wrapper's own execution policy (engine.policy): None follows the inner optimizer.
+        fuse_min_size = kwargs.pop("fuse_min_size", None)
+        fuse_min_size = None if fuse_min_size is None else policy.check_fuse_min_size(fuse_min_size)
         for key, value in kwargs.items():
             if key not in _BASE_DEFAULTS:
                 raise TypeError(
@@ -136,6 +140,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
                 )
         inner = resolve_optimizer(optimizer, type(self).__name__)
         super().__init__(learning_rate=0.0, name=name)
+        self._fuse_min_size = fuse_min_size
         self.inner_optimizer = inner
         # The wrapper steps with the inner optimizer's counter and learning rate. The base class
         # made its own (unused) ones; they are left out of `variables` (untracking them would
@@ -280,16 +285,19 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
 
         Made for rare events (Lookahead's synchronisation, one step in ``sync_period``; an SWA
         snapshot); MovingAverage's every-step update goes through it too (measured no slower). On the
-        TF backend, for targets of at least ``base.FUSE_MIN_SIZE`` elements, it is a ``tf.cond``: a
+        TF backend, for targets of at least ``fuse_min_size`` elements (``engine.policy``: the
+        wrapper's own argument if given, else the inner optimizer's, the default around a Keras
+        built-in), it is a ``tf.cond``: a
         step where ``pred`` is false reads and writes nothing. Elsewhere it is the
         select ``ops.where(pred, value, old)``, which touches every target every step (op by op, a
         few full passes over each) but costs less than a ``tf.cond`` for small variables, and is the
         form the JAX backend needs (Keras's JAX optimizers avoid assignments inside ``lax.cond``).
         Both forms give the same values (``tests/test_wrappers.py`` checks them bit for bit).
         """
-        from keras_optim_zoo import base
-
-        if keras.backend.backend() == "tensorflow" and all(base.is_large(target) for target in targets):
+        min_size = self._fuse_min_size
+        if min_size is None:
+            min_size = policy.fuse_min_size_of(self.inner_optimizer)
+        if keras.backend.backend() == "tensorflow" and all(policy.is_large(t, min_size) for t in targets):
             import tensorflow as tf
 
             def assign():
@@ -314,6 +322,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
             "name": self.name,
             "optimizer": keras.optimizers.serialize(self.inner_optimizer),
             **self._wrapper_config(),
+            **({} if self._fuse_min_size is None else {"fuse_min_size": self._fuse_min_size}),
         }
 
     @classmethod
