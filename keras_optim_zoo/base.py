@@ -6,9 +6,12 @@ What lives here, once, so that each algorithm module holds only its own update:
   ``TypeError`` naming them; the Keras 2 spellings used by old tutorials (``lr=``, ``decay=``,
   ``epsilon=None``) are translated with a ``DeprecationWarning`` (see ``_translate_keras2``);
 * **state** – per-variable slots declared by ``_slot_specs()`` and created in ``build``; optimizer-wide
-  per-step state advanced once per step by ``_advance_step_state()``;
-* **the step** – ``update_step`` reads the variable and its slots, calls the algorithm's pure function
-  ``_update(gradient, variable, slots, learning_rate)`` and writes the results back;
+  per-step state advanced once per step by ``_advance_step_state(context, grads, variables)``;
+* **the step** – ``keras_adapter`` hands each step to ``_run_step`` with its ``StepContext``
+  (``engine/context.py``: step number, learning rate, finite flag, per-variable decisions); for
+  each variable the engine reads it and its slots, calls the algorithm's pure function
+  ``_update(context, gradient, variable, slots)`` and writes the results back (the readable path,
+  or the same compiled by XLA: the fused path, ``engine/policy.py``);
 * **sparse gradients** – ``tf.IndexedSlices`` have duplicate indices summed first; then either the
   touched rows only are updated (``_lazy_sparse()`` is True: only for algorithms in which a zero
   gradient leaves a row and its state unchanged, so the result equals the dense one exactly) or the
@@ -27,8 +30,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo import precision
 from keras_optim_zoo import sparse
 from keras_optim_zoo.engine import policy
+from keras_optim_zoo.engine.context import StepContext
+from keras_optim_zoo.keras_adapter import KerasAdapter, compiled, compiled_or_none, variable_name
 from keras_optim_zoo.moments import cautious
-from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin, check_weight_decay_scaling, decoupled_decay
+from keras_optim_zoo.weight_decay import check_weight_decay_scaling, decay_variables, decoupled_decay
 
 #: Keyword arguments of ``keras.optimizers.Optimizer`` that every zoo optimizer passes through.
 KERAS_BASE_KWARGS = (
@@ -103,28 +108,6 @@ def check_unknown_arguments(cls, kwargs, also_known=()):
         )
 
 
-def _variable_name(variable):
-    return getattr(variable, "path", None) or variable.name
-
-
-def _check_gradient_shapes(grads, variables):
-    """A ``ValueError`` naming the variable when a gradient's (static) shape does not fit it."""
-    for grad, variable in zip(grads, variables):
-        if grad is None:
-            continue
-        expected = tuple(variable.shape)
-        if sparse.is_indexed_slices(grad):
-            got, expected = tuple(grad.values.shape)[1:], expected[1:]
-        else:
-            got = tuple(getattr(grad, "shape", ()))
-        known = len(got) == len(expected) and all(g is None or g == e for g, e in zip(got, expected))
-        if not known:
-            raise ValueError(
-                f"The gradient for variable {_variable_name(variable)!r} has shape {tuple(grad.shape)}, "
-                f"which does not match the variable's shape {tuple(variable.shape)}."
-            )
-
-
 def _all_finite(grads):
     """A boolean tensor: every gradient entry is finite, on every replica."""
     flags = []
@@ -164,7 +147,7 @@ def _check_base_kwargs(kwargs):
         checks.positive_or_none(name, kwargs.get(name))
 
 
-class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
+class ZooOptimizer(KerasAdapter, keras.optimizers.Optimizer):
     """Base class of the zoo optimizers; see the module docstring for what it provides.
 
     A subclass implements:
@@ -174,10 +157,12 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     * ``_slot_specs()``: ``[(slot_name, initializer), ...]``, the per-variable state (shaped like
       the variable; an entry ``(slot_name, initializer, shape)`` gives the slot that shape instead,
       e.g. ``()`` for one scalar per variable; the lazy sparse path passes such a slot whole);
-    * ``_update(gradient, variable, slots, learning_rate)``: a pure function of tensors returning
-      ``(new_variable, {slot_name: new_value})``; it must work element-wise on rows so that the lazy
-      sparse path can call it on gathered rows;
-    * optionally ``_lazy_sparse()`` and ``_build_step_state`` / ``_advance_step_state``.
+    * ``_update(context, gradient, variable, slots)``: a pure function of tensors returning
+      ``(new_variable, {slot_name: new_value})`` (``context.learning_rate``, ``context.step()``,
+      ``context.choices``: see ``engine/context.py``); it must work element-wise on rows so that
+      the lazy sparse path can call it on gathered rows;
+    * optionally ``_lazy_sparse()``, ``_decoupled_decay()`` (False where the algorithm carries its
+      own weight decay) and ``_build_step_state`` / ``_advance_step_state``.
     """
 
     #: Hyper-parameter attribute names added to ``get_config`` (each is a constructor argument).
@@ -223,15 +208,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         self.cautious = cautious
         self.state_dtype = state_dtype
         self.state_rounding = state_rounding
-        self._finite = None
-        object.__setattr__(self, "_fused_step", None)
-        object.__setattr__(self, "_group_step", None)
-        # The shared decoupled weight decay, deferred from `_apply_weight_decay` to the update so
-        # that fused variables decay inside their XLA launch (`_backend_update_step`).
-        object.__setattr__(self, "_deferred_decay", None)
-        object.__setattr__(self, "_kernel_decay", frozenset())
         self.decay = decay
-        self._applying_gradients = False
 
     # ------------------------------------------------------------------ arguments and config
     @staticmethod
@@ -244,6 +221,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
 
     def get_config(self):
         config = super().get_config()
+        config["weight_decay_scaling"] = self.weight_decay_scaling
         config.update({key: getattr(self, key) for key in self._config_keys})
         config["skip_nonfinite"] = self.skip_nonfinite
         config["fused"] = self.fused
@@ -257,21 +235,11 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         return config
 
     # ------------------------------------------------------------------ learning rate
-    def _backend_apply_gradients(self, grads, trainable_variables):
-        # Keras 2's `decay` acts on the learning rate used for the step (update and weight decay),
-        # while `optimizer.learning_rate` keeps reporting the base value, as `optimizer.lr` did in
-        # Keras 2 (so callbacks such as ReduceLROnPlateau keep working on the base value).
-        self._applying_gradients = True
-        try:
-            super()._backend_apply_gradients(grads, trainable_variables)
-        finally:
-            self._applying_gradients = False
-
-    def _get_current_learning_rate(self):
-        learning_rate = super()._get_current_learning_rate()
-        if self.decay and self._applying_gradients:
-            return self._keras2_decayed(learning_rate)
-        return learning_rate
+    def _step_learning_rate(self, learning_rate):
+        """The learning rate a step uses: Keras 2's ``decay`` acts on it (update and weight decay),
+        while ``optimizer.learning_rate`` keeps reporting the base value, as ``optimizer.lr`` did
+        in Keras 2 (so callbacks such as ReduceLROnPlateau keep working on the base value)."""
+        return self._keras2_decayed(learning_rate) if self.decay else learning_rate
 
     def _keras2_decayed(self, learning_rate):
         learning_rate = ops.convert_to_tensor(learning_rate)
@@ -281,8 +249,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
     @property
     def current_learning_rate(self):
         """The learning rate the next step will use (schedule and Keras 2 ``decay`` applied)."""
-        learning_rate = super()._get_current_learning_rate()
-        return self._keras2_decayed(learning_rate) if self.decay else learning_rate
+        return self._step_learning_rate(self.learning_rate)
 
     # ------------------------------------------------------------------ state
     def _slot_specs(self):
@@ -319,13 +286,13 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             if "float" not in dtype:
                 raise TypeError(
                     f"{type(self).__name__} can only update floating-point variables; variable "
-                    f"{_variable_name(variable)!r} has dtype {dtype}. "
+                    f"{variable_name(variable)!r} has dtype {dtype}. "
                     "Pass only trainable float variables (e.g. model.trainable_variables)."
                 )
             if getattr(variable, "trainable", True) is False:
                 raise ValueError(
                     f"{type(self).__name__} was given the non-trainable variable "
-                    f"{_variable_name(variable)!r}. Pass model.trainable_variables, not model.variables."
+                    f"{variable_name(variable)!r}. Pass model.trainable_variables, not model.variables."
                 )
         super().build(var_list)
         specs = self._slot_specs()
@@ -356,39 +323,34 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         """How many steps ``skip_nonfinite=True`` skipped (always 0 without the option)."""
         return self._skipped_steps if self.skip_nonfinite and self.built else 0
 
-    def apply(self, grads, trainable_variables=None):
-        """Keras's ``apply``; with ``skip_nonfinite=True`` a step with any NaN/Inf gradient changes
-        nothing (weights, slots, optimizer-wide state, iteration count) except ``skipped_steps``."""
-        if trainable_variables is not None:
-            trainable_variables = list(trainable_variables)
-            _check_gradient_shapes(grads, trainable_variables)
-        if not self.skip_nonfinite:
-            return super().apply(grads, trainable_variables)
-        self._finite = _all_finite(grads)
-        try:
-            super().apply(grads, trainable_variables)
-            # Keras advanced the iteration count unconditionally: take a skipped step back.
-            skipped = 1 - ops.cast(self._finite, "int64")
-            self._iterations.assign_sub(ops.cast(skipped, self._iterations.dtype))
-            self._skipped_steps.assign_add(skipped)
-        finally:
-            self._finite = None
+    def _open_step(self, grads):
+        """The context of a step (``keras_adapter``): with ``skip_nonfinite=True`` and gradients,
+        the flag "every gradient is finite, on every replica"; a step with any NaN/Inf gradient
+        then changes nothing (weights, slots, optimizer-wide state, iteration count) except
+        ``skipped_steps``."""
+        finite = _all_finite(grads) if self.skip_nonfinite and grads is not None else None
+        return StepContext(iterations=self.iterations, finite=finite)
 
-    def _keep_if_skipped(self, new_value, old_value):
-        """``new_value``, or ``old_value`` when the current step is being skipped."""
-        if self._finite is None:
-            return new_value
-        return ops.where(self._finite, new_value, ops.cast(old_value, new_value.dtype))
+    def _close_step(self, context):
+        """After Keras's ``apply``: Keras advanced the iteration count unconditionally, so a
+        skipped step is taken back and counted."""
+        if context.finite is None:
+            return
+        skipped = 1 - ops.cast(context.finite, "int64")
+        self._iterations.assign_sub(ops.cast(skipped, self._iterations.dtype))
+        self._skipped_steps.assign_add(skipped)
 
-    def _assign_state(self, variable, value):
+    def _assign_state(self, context, variable, value):
         """Assign optimizer-wide per-step state (honours ``skip_nonfinite``)."""
-        self.assign(variable, self._keep_if_skipped(value, variable))
+        self.assign(variable, context.keep_if_skipped(value, variable))
 
     def _build_step_state(self, var_list):
         """Create optimizer-wide per-step state (``self.add_variable``); none by default."""
 
-    def _advance_step_state(self):
-        """Advance optimizer-wide state once per step, before the variables are updated."""
+    def _advance_step_state(self, context, grads, variables):
+        """Advance optimizer-wide state once per step, before the variables are updated (the
+        gradients are all-reduced); returns the gradients the updates use (default: as given)."""
+        return grads
 
     def _step_state_dtype(self, var_list):
         """float64 if any variable is float64, else float32 (never a 16-bit type for state)."""
@@ -397,32 +359,31 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
 
     def get_slot(self, variable, name):
         """The optimizer state ``name`` (e.g. ``"momentum"``) kept for ``variable``."""
-        return self._slots[name][self._get_variable_index(variable)]
+        return self._slots[name][self._index_of(variable)]
 
-    def _local_step(self, dtype):
-        """The 1-based number of the step being taken, as ``dtype``."""
-        return ops.cast(self.iterations + 1, dtype)
+    # ------------------------------------------------------------------ weight decay
+    def _decoupled_decay(self):
+        """Whether the shared decoupled weight decay (``weight_decay.py``) applies. False where the
+        algorithm's own step carries its weight decay (e.g. inside a trust ratio, proximal)."""
+        return True
 
-    # ------------------------------------------------------------------ weight decay in the fused step
-    def _apply_weight_decay(self, variables):
-        """Keras calls this just before ``_backend_update_step``. With the shared decoupled decay
-        (not overridden by the optimizer) on the TF fused path, the decay is deferred to the
-        update, where the variables that take a fused dense step decay inside their XLA launch:
-        one pass over the weights instead of two (``_decays_in_kernel``). The rest decay op by op
-        here, as before; both use ``weight_decay.decoupled_decay``."""
-        if self._decay_deferrable():
-            object.__setattr__(self, "_deferred_decay", list(variables))
-            return
-        super()._apply_weight_decay(variables)
+    def _decay_now(self, context, variables):
+        """The decoupled decay of ``variables``, op by op, now (a lone ``_apply_weight_decay``)."""
+        if self._decoupled_decay():
+            decay_variables(self, variables, self._step_learning_rate(self.learning_rate), context.finite)
 
-    def _decay_deferrable(self):
-        return (
-            bool(self.weight_decay)
+    def _kernel_decay(self, grads, variables):
+        """Indices of the variables whose decoupled decay runs inside their fused update (one pass
+        over the weights instead of two): the TF fused path, a non-zero ``weight_decay``."""
+        if not (
+            self._decoupled_decay()
+            and self.weight_decay
             and self.fused
             and self._fusable()
             and keras.backend.backend() == "tensorflow"
-            and type(self)._apply_weight_decay is ZooOptimizer._apply_weight_decay
-        )
+        ):
+            return frozenset()
+        return frozenset(self._index_of(v) for g, v in zip(grads, variables) if self._decays_in_kernel(g, v))
 
     def _decays_in_kernel(self, gradient, variable):
         """Whether ``variable``'s decoupled decay runs inside its fused update: a dense gradient,
@@ -438,31 +399,25 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         )
 
     # ------------------------------------------------------------------ the step
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        deferred = self._deferred_decay
-        if deferred is not None:
-            object.__setattr__(self, "_deferred_decay", None)
-            inside = {
-                self._get_variable_index(v)
-                for g, v in zip(grads, trainable_variables)
-                if self._decays_in_kernel(g, v)
-            }
-            object.__setattr__(self, "_kernel_decay", frozenset(inside))
-            rest = [v for v in deferred if self._get_variable_index(v) not in inside]
-            if rest:
-                super()._apply_weight_decay(rest)
-        try:
-            self._update_all(grads, trainable_variables, learning_rate)
-        finally:
-            object.__setattr__(self, "_kernel_decay", frozenset())
-
-    def _update_all(self, grads, trainable_variables, learning_rate):
-        self._advance_step_state()
+    def _run_step(self, context, grads, variables, learning_rate):
+        """One step over ``variables`` (gradients all-reduced; see ``keras_adapter``): the
+        decoupled decay of the variables that do not decay inside their fused update, the
+        optimizer-wide state, the fused launch of the large dense variables, then the rest one by
+        one."""
+        context = context.replace(learning_rate=self._step_learning_rate(learning_rate))
+        inside = self._kernel_decay(grads, variables)
+        if self._decoupled_decay():
+            rest = [v for v in variables if self._index_of(v) not in inside]
+            decay_variables(self, rest, context.learning_rate, context.finite)
+        grads = self._advance_step_state(context, grads, variables)
         if self._groups():
-            grads, trainable_variables = self._grouped_fused_step(grads, trainable_variables, learning_rate)
-            if not grads:
-                return
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+            grads, variables = self._grouped_fused_step(context, grads, variables, inside)
+        if grads:
+
+            def update(variable, gradient):
+                self._update_variable(context, gradient, variable, inside)
+
+            self.update_each(update, variables, grads)
 
     @staticmethod
     def compute_dtype(variable_dtype):
@@ -475,41 +430,36 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         dtype = keras.backend.standardize_dtype(variable_dtype)
         return "float32" if dtype in ("float16", "bfloat16") else dtype
 
-    #: ``_choices(variable)`` of the variable being updated, for ``_update`` to read.
-    _current_choices = None
-
     def _choices(self, variable):
         """Hashable Python decisions ``_update`` makes per variable (e.g. whether it is excluded
-        from weight decay), set as ``self._current_choices`` around its update; None by default."""
+        from weight decay), given to it as ``context.choices``; None by default."""
         return None
 
     def update_step(self, gradient, variable, learning_rate):
-        self._current_choices = self._choices(variable)
-        try:
-            self._update_variable(gradient, variable, learning_rate)
-        finally:
-            self._current_choices = None
+        """Keras's per-variable step, for direct calls (Keras's own loop is replaced by the engine,
+        ``keras_adapter``): the update of one variable, without weight decay, as Keras's."""
+        context = self._open_step(None).replace(learning_rate=learning_rate)
+        self._update_variable(context, gradient, variable, frozenset())
 
-    def _update_variable(self, gradient, variable, learning_rate):
+    def _update_variable(self, context, gradient, variable, kernel_decay):
         if 0 in tuple(variable.shape):
             # Nothing to update (and keras.ops.add treats a (0, n) operand as a bias and fails).
             return
         dtype = self.compute_dtype(variable.dtype)
-        learning_rate = ops.cast(learning_rate, dtype)
-        index = self._get_variable_index(variable)
+        index = self._index_of(variable)
+        context = context.for_variable(dtype, self._choices(variable), decay=index in kernel_decay)
         slots = self._variable_slots(variable)
         if sparse.is_indexed_slices(gradient):
             gradient = sparse.cast_values(gradient, dtype)
             if self._lazy_sparse():
-                self._update_rows(sparse.deduplicate(gradient), variable, slots, learning_rate)
+                self._update_rows(context, sparse.deduplicate(gradient), variable, slots)
                 return
             gradient = sparse.to_dense(gradient, ops.shape(variable)[0])
         gradient = ops.cast(gradient, dtype)
         if self._fuses(variable):
-            decay = index in self._kernel_decay
-            self._fused_dense_step(gradient, variable, slots, learning_rate, decay)
+            self._fused_dense_step(context, gradient, variable, slots)
         else:
-            self._dense_step(gradient, variable, slots, learning_rate)
+            self._dense_step(context, gradient, variable, slots)
 
     # ------------------------------------------------------------------ dense step: readable and fused
     def _fuses(self, variable):
@@ -529,7 +479,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
 
         return not tf.distribute.has_strategy()
 
-    def _grouped_fused_step(self, grads, trainable_variables, learning_rate):
+    def _grouped_fused_step(self, context, grads, trainable_variables, kernel_decay):
         """Update every variable of the step that takes the fused path in one XLA-compiled launch.
 
         Measured (16M parameters in 256 variables, 2-core CPU): one launch instead of 256 brings
@@ -549,43 +499,38 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         import tensorflow as tf
 
         def step(gradients, variables, slots, choices, decays, learning_rate, finite):
-            outer, self._finite = self._finite, finite
-            try:
-                for gradient, variable, var_slots, var_choices, decay in zip(
-                    gradients, variables, slots, choices, decays
-                ):
-                    dtype = self.compute_dtype(variable.dtype)
-                    self._current_choices = var_choices
-                    lr = ops.cast(learning_rate, dtype)
-                    self._dense_step(ops.cast(gradient, dtype), variable, var_slots, lr, decay)
-            finally:
-                self._finite, self._current_choices = outer, None
+            outer = StepContext(iterations=self.iterations, learning_rate=learning_rate, finite=finite)
+            for gradient, variable, var_slots, var_choices, decay in zip(gradients, variables, slots, choices, decays):
+                dtype = self.compute_dtype(variable.dtype)
+                step_context = outer.for_variable(dtype, var_choices, decay)
+                self._dense_step(step_context, ops.cast(gradient, dtype), variable, var_slots)
 
-        self._compiled("_group_step", step)(
+        compiled(self, "group_step", step)(
             [gradient for gradient, _ in grouped],
             [sparse._tf_variable(variable) for _, variable in grouped],
             [self._tf_slots(variable) for _, variable in grouped],
             tuple(self._choices(variable) for _, variable in grouped),  # Python values: part of the trace
-            tuple(self._get_variable_index(variable) in self._kernel_decay for _, variable in grouped),
+            tuple(self._index_of(variable) in kernel_decay for _, variable in grouped),
             # A Keras variable (the learning rate) cannot be a tf.function argument inside a graph:
             # keras.ops.convert_to_tensor returns the variable itself.
-            tf.convert_to_tensor(sparse._tf_variable(learning_rate)),
-            self._finite,
+            tf.convert_to_tensor(sparse._tf_variable(context.learning_rate)),
+            context.finite,
         )
         return [gradient for gradient, _ in rest], [variable for _, variable in rest]
 
-    def _compiled(self, attribute, step):
-        """``step`` compiled by XLA (``tf.function(jit_compile=True)``), created on first use and
-        kept in ``attribute``, out of Keras's attribute tracking (a cache, not state)."""
-        if getattr(self, attribute) is None:
-            import tensorflow as tf
+    @property
+    def _group_step(self):
+        """The compiled grouped step (None until a step used it)."""
+        return compiled_or_none(self, "group_step")
 
-            object.__setattr__(self, attribute, tf.function(step, jit_compile=True, autograph=False))
-        return getattr(self, attribute)
+    @property
+    def _fused_step(self):
+        """The compiled per-variable fused step (None until a step used it)."""
+        return compiled_or_none(self, "fused_step")
 
     def _variable_slots(self, variable):
         """``{slot name: slot}`` of ``variable``."""
-        index = self._get_variable_index(variable)
+        index = self._index_of(variable)
         return {name: self._slots[name][index] for name in self._slot_names}
 
     def _tf_slots(self, variable):
@@ -597,50 +542,51 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         """False where XLA would compute the update by a different algorithm (e.g. an SVD)."""
         return True
 
-    def _fused_dense_step(self, gradient, variable, slots, learning_rate, decay=False):
+    def _fused_dense_step(self, context, gradient, variable, slots):
         """The readable ``_dense_step`` compiled by XLA into one fused kernel per variable.
 
         The variable and its slots are passed as ``tf.Variable`` handles, so one trace serves every
-        variable of the same shape and dtype. Checked against the readable path by
+        variable of the same shape, dtype and choices. Checked against the readable path by
         ``tests/test_fused.py``.
         """
 
-        def step(gradient, variable, slots, learning_rate, finite, decay):
-            # Tensors reach the compiled function as arguments (a tensor attribute of `self`
-            # would be captured once, at trace time); variables are read inside it. `decay`
-            # is a Python bool (one trace per value).
-            outer, self._finite = self._finite, finite
-            try:
-                self._dense_step(gradient, variable, slots, learning_rate, decay)
-            finally:
-                self._finite = outer
+        def step(gradient, variable, slots, learning_rate, finite, choices, decay):
+            # Tensors reach the compiled function as arguments (a tensor captured from outside
+            # would be fixed at trace time); variables are read inside it. `choices` and `decay`
+            # are Python values (one trace per value).
+            outer = StepContext(iterations=self.iterations, learning_rate=learning_rate, finite=finite)
+            self._dense_step(outer.for_variable(gradient.dtype, choices, decay), gradient, variable, slots)
 
-        self._compiled("_fused_step", step)(
+        compiled(self, "fused_step", step)(
             gradient,
             sparse._tf_variable(variable),
             _tf_handles(slots),
-            learning_rate,
-            self._finite,
-            decay,
+            context.learning_rate,
+            context.finite,
+            context.choices,
+            context.decay,
         )
 
-    def _dense_step(self, gradient, variable, slots, learning_rate, decay=False):
+    def _dense_step(self, context, gradient, variable, slots):
         """The readable path: ``_update`` on tensors, results assigned (``skip_nonfinite`` honoured).
 
-        ``decay``: apply the shared decoupled weight decay first (the fused path's
-        ``_decays_in_kernel``; elsewhere ``_apply_weight_decay`` has done it already).
+        ``context.decay``: apply the shared decoupled weight decay first (the fused path's
+        ``_decays_in_kernel``; elsewhere ``_run_step`` has done it already).
         """
         dtype = gradient.dtype
         original = old_variable = ops.cast(variable, dtype)
-        if decay:
-            old_variable = decoupled_decay(old_variable, self.weight_decay, self.weight_decay_scaling, learning_rate)
+        if context.decay:
+            old_variable = decoupled_decay(
+                old_variable, self.weight_decay, self.weight_decay_scaling, context.learning_rate
+            )
         old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
-        new_variable, new_slots = self._update(gradient, old_variable, old_slots, learning_rate)
-        new_variable = self._finish_step(self._caution(gradient, old_variable, new_variable), learning_rate)
+        new_variable, new_slots = self._update(context, gradient, old_variable, old_slots)
+        new_variable = self._finish_step(context, self._caution(gradient, old_variable, new_variable))
         # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
-            self.assign(slots[name], self._round_slot(self._keep_if_skipped(value, old_slots[name]), variable, name))
-        self.assign(variable, self._keep_if_skipped(new_variable, original))
+            value = context.keep_if_skipped(value, old_slots[name])
+            self.assign(slots[name], self._round_slot(value, variable, name))
+        self.assign(variable, context.keep_if_skipped(new_variable, original))
 
     def _round_slot(self, value, variable, name):
         """The new value of ``variable``'s slot ``name``, ready to store: with
@@ -658,7 +604,7 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             return value  # stored in the compute dtype / the variable's dtype
         return precision.stochastic_round_to_bfloat16(value, self.iterations, self._slot_names.index(name) + 1)
 
-    def _update_rows(self, gradient, variable, slots, learning_rate):
+    def _update_rows(self, context, gradient, variable, slots):
         """Lazy sparse step: the algorithm on the touched rows only, scattered back."""
         indices = gradient.indices
         dtype = gradient.dtype
@@ -671,12 +617,13 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
         old_slot_rows = {
             name: ops.cast(slot, dtype) if name in shaped else rows(slot) for name, slot in slots.items()
         }
-        new_rows, new_slot_rows = self._update(gradient.values, old_rows, old_slot_rows, learning_rate)
-        new_rows = self._finish_step(self._caution(gradient.values, old_rows, new_rows, size=policy.size(variable)), learning_rate)
+        new_rows, new_slot_rows = self._update(context, gradient.values, old_rows, old_slot_rows)
+        new_rows = self._caution(gradient.values, old_rows, new_rows, size=policy.size(variable))
+        new_rows = self._finish_step(context, new_rows)
         for name, value in new_slot_rows.items():
-            value = self._round_slot(self._keep_if_skipped(value, old_slot_rows[name]), variable, name)
+            value = self._round_slot(context.keep_if_skipped(value, old_slot_rows[name]), variable, name)
             self.assign(slots[name], value if name in shaped else sparse.rows_update(value, indices, slots[name]))
-        new_rows = self._keep_if_skipped(new_rows, old_rows)
+        new_rows = context.keep_if_skipped(new_rows, old_rows)
         self.assign(variable, sparse.rows_update(new_rows, indices, variable))
 
     def _caution(self, gradient, old_variable, new_variable, size=None):
@@ -685,11 +632,11 @@ class ZooOptimizer(DecoupledWeightDecayMixin, keras.optimizers.Optimizer):
             return new_variable
         return ops.subtract(old_variable, cautious(ops.subtract(old_variable, new_variable), gradient, size))
 
-    def _finish_step(self, new_variable, learning_rate):
+    def _finish_step(self, context, new_variable):
         """The weights after the step, after the cautious mask: identity by default. An optimizer
         whose weight decay acts on the result of the step (Adan's proximal decay) does it here, so
         that ``cautious=True`` masks the step alone, on every path (readable, fused, rows)."""
         return new_variable
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
         raise NotImplementedError(f"{type(self).__name__} must implement _update().")

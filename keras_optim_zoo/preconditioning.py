@@ -297,21 +297,19 @@ class MatrixPreconditioned(ZooOptimizer):
 
     def get_matrix(self, variable, name):
         """The matrix ``name`` (e.g. ``"statistics_0"``) kept for ``variable`` (KeyError if none)."""
-        return self._matrices[self._get_variable_index(variable)][name]
+        return self._matrices[self._index_of(variable)][name]
 
     def _fuses(self, variable):
         return not self._matrix_specs(variable) and super()._fuses(variable)
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
         """``_update_with_matrices`` with the matrices taken out of ``slots`` and put back in the
         result: ``_dense_step`` passes them with the slots, so the base's readable step (casts,
         cautious mask, ``skip_nonfinite``, assignments) serves them too."""
         names = {name for name, _, _ in self._matrix_specs(variable)}
         matrices = {name: value for name, value in slots.items() if name in names}
         slots = {name: value for name, value in slots.items() if name not in names}
-        new_variable, new_slots, new_matrices = self._update_with_matrices(
-            gradient, variable, slots, matrices, learning_rate
-        )
+        new_variable, new_slots, new_matrices = self._update_with_matrices(context, gradient, variable, slots, matrices)
         return new_variable, {**new_slots, **new_matrices}
 
     def _round_slot(self, value, variable, name):
@@ -319,13 +317,13 @@ class MatrixPreconditioned(ZooOptimizer):
             return value  # a matrix: kept in the compute dtype, never a bfloat16 state
         return super()._round_slot(value, variable, name)
 
-    def _update_with_matrices(self, gradient, variable, slots, matrices, learning_rate):
+    def _update_with_matrices(self, context, gradient, variable, slots, matrices):
         raise NotImplementedError
 
     def _step_count(self):
         """The 0-based number of the step being taken (``iterations``), as int64."""
         return ops.cast(self.iterations, "int64")
 
-    def _dense_step(self, gradient, variable, slots, learning_rate, decay=False):
-        matrices = self._matrices[self._get_variable_index(variable)] if self._matrix_specs(variable) else {}
-        return super()._dense_step(gradient, variable, {**slots, **matrices}, learning_rate, decay)
+    def _dense_step(self, context, gradient, variable, slots):
+        matrices = self._matrices[self._index_of(variable)] if self._matrix_specs(variable) else {}
+        return super()._dense_step(context, gradient, variable, {**slots, **matrices})

@@ -20,8 +20,10 @@ every row decays, as in Keras (TFA decayed only the touched rows).
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from keras_optim_zoo import checks
+from keras_optim_zoo.keras_adapter import DecoupledDecayAdapter
 from keras_optim_zoo.moments import const
 
 WEIGHT_DECAY_SCALINGS = ("learning_rate", "none")
@@ -31,60 +33,43 @@ def check_weight_decay_scaling(value):
     return checks.one_of("weight_decay_scaling", value, WEIGHT_DECAY_SCALINGS)
 
 
+def decay_constant(weight_decay, dtype):
+    """``weight_decay`` as a tensor of ``dtype``, made as Keras makes it (``tf.cast`` of a Python
+    float goes through float32), except in float64, where it is rounded once from the Python value
+    (``const``): Keras's float64 decay carries a float32-rounded constant (KERAS_NOTES)."""
+    if keras.backend.standardize_dtype(dtype) == "float64":
+        return const(weight_decay, "float64")
+    return ops.cast(const(weight_decay, "float32"), dtype)
+
+
 def decoupled_decay(value, weight_decay, scaling, learning_rate=None):
     """``value`` after the decoupled decay, in Keras's operation order: ``w - w * wd * lr``
-    (``scaling="learning_rate"``) or ``w - w * wd`` (``"none"``), ``wd`` made exactly in
-    ``value``'s dtype. ``learning_rate``: a tensor of that dtype (unused for ``"none"``)."""
-    wd = const(weight_decay, value.dtype)
+    (``scaling="learning_rate"``) or ``w - w * wd`` (``"none"``), ``wd`` from ``decay_constant``.
+    ``learning_rate``: a tensor of ``value``'s dtype (unused for ``"none"``)."""
+    wd = decay_constant(weight_decay, value.dtype)
     if scaling == "learning_rate":
         return value - value * wd * learning_rate
     return value - value * wd
 
 
-class DecoupledWeightDecayMixin:
-    """Adds ``weight_decay_scaling`` to a Keras optimizer (see the module docstring)."""
+def decay_variables(optimizer, variables, learning_rate, finite=None):
+    """The decoupled decay of ``optimizer`` applied to ``variables`` now, op by op, each in its own
+    dtype (those ``optimizer._use_weight_decay`` excludes are left alone; nothing if
+    ``weight_decay`` is None). ``finite``: a boolean tensor; where False the weights are kept
+    (``skip_nonfinite``). Under ``tf.distribute`` every replica's copy is decayed
+    (``optimizer.update_each``)."""
+    if optimizer.weight_decay is None or not variables:
+        return
+    scaling = getattr(optimizer, "weight_decay_scaling", "learning_rate")
 
-    weight_decay_scaling = "learning_rate"
-
-    def _apply_weight_decay(self, variables):
-        skipping = getattr(self, "_finite", None) is not None  # see ZooOptimizer(skip_nonfinite=True)
-        # Keras's own decay casts weight_decay through float32 (tf.cast of a Python float): float64
-        # variables take the path below, which makes the constant exactly with `const`.
-        float64 = any(keras.backend.standardize_dtype(v.dtype) == "float64" for v in variables)
-        if self.weight_decay is None or (
-            self.weight_decay_scaling == "learning_rate" and not skipping and not float64
-        ):
-            return super()._apply_weight_decay(variables)
-
-        def decayed(variable):
-            scaling = self.weight_decay_scaling
-            lr = keras.ops.cast(self.learning_rate, variable.dtype) if scaling == "learning_rate" else None
-            new = decoupled_decay(variable, self.weight_decay, scaling, lr)
-            return keras.ops.where(self._finite, new, variable) if skipping else new
-
-        if keras.backend.backend() != "tensorflow":
-            for variable in variables:
-                if self._use_weight_decay(variable):
-                    variable.assign(decayed(variable))
+    def decay(variable):
+        if not optimizer._use_weight_decay(variable):
             return
-        import tensorflow as tf
+        lr = ops.cast(learning_rate, variable.dtype) if scaling == "learning_rate" else None
+        new = decoupled_decay(variable, optimizer.weight_decay, scaling, lr)
+        variable.assign(new if finite is None else ops.where(finite, new, variable))
 
-        def decay(variable):
-            if self._use_weight_decay(variable):
-                variable.assign(decayed(variable))
-
-        def apply(distribution, variables):
-            for variable in variables:
-                if isinstance(variable, keras.Variable):
-                    variable = variable.value
-                distribution.extended.update(variable, decay, group=False)
-
-        tf.__internal__.distribute.interim.maybe_merge_call(apply, self._distribution_strategy, variables)
-
-    def get_config(self):
-        config = super().get_config()
-        config["weight_decay_scaling"] = self.weight_decay_scaling
-        return config
+    optimizer.update_each(decay, variables)
 
 
 _EXTENDED = {}
@@ -119,13 +104,19 @@ def extend_with_decoupled_weight_decay(base_optimizer, weight_decay_scaling="non
         base_optimizer.__init__(self, *args, weight_decay=weight_decay, **kwargs)
         self.weight_decay_scaling = check_weight_decay_scaling(weight_decay_scaling)
 
+    def get_config(self):
+        config = base_optimizer.get_config(self)
+        config["weight_decay_scaling"] = self.weight_decay_scaling
+        return config
+
     suffix = "" if weight_decay_scaling == "none" else "LR"
     name = f"{base_optimizer.__name__}WithDecoupledWeightDecay{suffix}"
     cls = type(
         name,
-        (DecoupledWeightDecayMixin, base_optimizer),
+        (DecoupledDecayAdapter, base_optimizer),
         {
             "__init__": __init__,
+            "get_config": get_config,
             "__module__": __name__,
             "__doc__": f"{base_optimizer.__name__} with decoupled weight decay "
             f"(weight_decay_scaling={weight_decay_scaling!r} by default).\n\n"

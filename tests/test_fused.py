@@ -142,20 +142,11 @@ def test_per_variable_fused_path_equals_readable(name):
 
 
 @pytest.mark.parametrize("scaling", ["learning_rate", "none"])
-def test_weight_decay_runs_inside_the_fused_launch(monkeypatch, scaling):
+def test_weight_decay_runs_inside_the_fused_launch(scaling):
     """The shared decoupled decay of a fused dense variable is part of its XLA launch (one pass
-    over the weights); sparse-gradient, 16-bit and small variables still decay op by op, and
-    excluded ones not at all. Results equal the readable path."""
-    from keras_optim_zoo.weight_decay import DecoupledWeightDecayMixin
-
-    op_by_op = []
-    original = DecoupledWeightDecayMixin._apply_weight_decay
-
-    def spy(self, variables):
-        op_by_op.append([v.name for v in variables])
-        return original(self, variables)
-
-    monkeypatch.setattr(DecoupledWeightDecayMixin, "_apply_weight_decay", spy)
+    over the weights): the engine's choice (``_kernel_decay``) takes the dense float64 variable
+    only; sparse-gradient, 16-bit and small variables decay op by op, and excluded ones not at
+    all. Results equal the readable path."""
     rng = np.random.default_rng(3)
     starts = {name: rng.normal(size=BIG) for name in ("dense", "sparse", "excluded")}
     starts["small"] = rng.normal(size=SMALL)
@@ -167,6 +158,7 @@ def test_weight_decay_runs_inside_the_fused_launch(monkeypatch, scaling):
         optimizer = base_row("zoo_adamw").cls(learning_rate=0.01, weight_decay=0.5, weight_decay_scaling=scaling,
                                               fused=fused, fuse_min_size=TEST_FUSE_MIN_SIZE)
         optimizer.exclude_from_weight_decay(var_names=["excluded"])
+        inside = []
         for step in grads:
             pairs = []
             for name, variable in variables.items():
@@ -176,14 +168,15 @@ def test_weight_decay_runs_inside_the_fused_launch(monkeypatch, scaling):
                     g = tf.IndexedSlices(tf.gather(g, rows), rows, tf.constant(BIG))
                 pairs.append((g, variable))
             pairs.append((tf.constant(step["dense"], "float16"), half))
-            op_by_op.clear()
             optimizer.apply_gradients(pairs)
-        return {name: v.numpy() for name, v in variables.items()} | {"half": half.numpy()}, list(op_by_op)
+            chosen = optimizer._kernel_decay([g for g, _ in pairs], [v for _, v in pairs])
+            inside.append([v.name for _, v in pairs if optimizer._index_of(v) in chosen])
+        return {name: v.numpy() for name, v in variables.items()} | {"half": half.numpy()}, inside
 
-    fused, fused_calls = run(True)
-    readable, readable_calls = run(False)
-    assert fused_calls == [["sparse", "excluded", "small", "half"]]  # "dense" decays in its launch
-    assert readable_calls == [["dense", "sparse", "excluded", "small", "half"]]
+    fused, fused_inside = run(True)
+    readable, readable_inside = run(False)
+    assert fused_inside == [["dense"]] * len(grads)  # the others decay op by op (or not at all)
+    assert readable_inside == [[]] * len(grads)
     assert np.max(np.abs(fused["dense"] - starts["dense"])) > 1e-3
     for name in fused:
         np.testing.assert_allclose(fused[name], readable[name], rtol=1e-13, atol=1e-15 if name != "half" else 2e-3)

@@ -79,8 +79,9 @@ class ZooAdaBelief(RectifiedFamily):
                          total_steps, warmup_proportion, min_lr, **kwargs)
         self.rectify = checks.boolean("rectify", rectify)
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        step = self._local_step(variable.dtype)
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        step = context.step(variable.dtype)
         m = ema(slots["momentum"], gradient, self.beta_1)
         s = ema(slots["velocity"], ops.square(ops.subtract(gradient, m)), self.beta_2, offset=self.epsilon)
         new = {"momentum": m, "velocity": s}

@@ -96,8 +96,9 @@ class ZooAdaBound(AdamFamily):
             return const(self.final_lr, learning_rate.dtype)
         return ops.divide(ops.multiply(learning_rate, self.final_lr), self.base_learning_rate)
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        step = self._local_step(variable.dtype)
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        step = context.step(variable.dtype)
         alpha = adam_step_size(learning_rate, self.beta_1, self.beta_2, step)
         m, v = self._moments(gradient, slots)
         new = {"momentum": m, "velocity": v}

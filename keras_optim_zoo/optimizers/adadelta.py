@@ -47,7 +47,8 @@ class ZooAdadelta(ZooOptimizer):
     def _slot_specs(self):
         return [("accumulated_grad", "zeros"), ("accumulated_delta_var", "zeros")]
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         def rms(x):
             return ops.sqrt(ops.add(x, self.epsilon))
 

@@ -51,7 +51,8 @@ class ZooAdagrad(ZooOptimizer):
     def _lazy_sparse(self):
         return True
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         accumulator = ops.add(slots["accumulator"], ops.square(gradient))
         step = ops.divide(
             ops.multiply(learning_rate, gradient), ops.sqrt(ops.add(accumulator, self.epsilon))

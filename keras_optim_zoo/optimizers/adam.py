@@ -81,8 +81,9 @@ class ZooAdam(AdamFamily):
     def _slot_specs(self):
         return super()._slot_specs() + ([("velocity_hat", "zeros")] if self.amsgrad else [])
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        alpha = adam_step_size(learning_rate, self.beta_1, self.beta_2, self._local_step(variable.dtype))
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        alpha = adam_step_size(learning_rate, self.beta_1, self.beta_2, context.step(variable.dtype))
         m, v = self._moments(gradient, slots)
         new = {"momentum": m, "velocity": v}
         if self.amsgrad:

@@ -38,9 +38,10 @@ class ZooAdamax(AdamFamily):
     def _slot_specs(self):
         return [("momentum", "zeros"), ("norm", "zeros")]
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         m = ema(slots["momentum"], gradient, self.beta_1)
         u = ops.maximum(ops.multiply(self.beta_2, slots["norm"]), ops.abs(gradient))
-        correction = bias_correction(self.beta_1, self._local_step(variable.dtype))
+        correction = bias_correction(self.beta_1, context.step(variable.dtype))
         step = ops.divide(ops.multiply(learning_rate, m), ops.multiply(correction, ops.add(u, self.epsilon)))
         return ops.subtract(variable, step), {"momentum": m, "norm": u}

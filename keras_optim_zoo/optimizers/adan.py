@@ -60,14 +60,13 @@ class ZooAdan(PerVariableChoices, AdamFamily):
     def _slot_specs(self):
         return super()._slot_specs() + [("gradient_difference", "zeros"), ("previous_gradient", "zeros")]
 
-    def _apply_weight_decay(self, variables):
-        if self.no_prox:  # the shared decoupled decay, before the step
-            return super(PerVariableChoices, self)._apply_weight_decay(variables)
-        return None  # proximal: in _finish_step
+    def _decoupled_decay(self):
+        return self.no_prox  # the shared decoupled decay before the step; else proximal, in _finish_step
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
-        step = self._local_step(dtype)
+        step = context.step(dtype)
         difference = ops.where(
             ops.equal(step, 1), ops.zeros_like(gradient), ops.subtract(gradient, slots["previous_gradient"])
         )
@@ -90,10 +89,10 @@ class ZooAdan(PerVariableChoices, AdamFamily):
             "previous_gradient": gradient,
         }
 
-    def _finish_step(self, new_variable, learning_rate):
-        if self.no_prox or not (self._current_choices and self._current_choices[0]):
+    def _finish_step(self, context, new_variable):
+        if self.no_prox or not (context.choices and context.choices[0]):
             return new_variable
         decay = const(self.weight_decay, new_variable.dtype)
         if self.weight_decay_scaling == "learning_rate":
-            decay = ops.multiply(decay, learning_rate)
+            decay = ops.multiply(decay, context.learning_rate)
         return ops.divide(new_variable, ops.add(const(1.0, new_variable.dtype), decay))

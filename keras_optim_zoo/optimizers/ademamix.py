@@ -89,9 +89,10 @@ class ZooAdEMAMix(AdamFamily):
         warm = ops.power(const(0.5, dtype), ops.divide(const(1.0, dtype), ops.add(half_life, const(1.0, dtype))))
         return ops.where(ops.less(step, float(self.beta_3_warmup)), warm, const(self.beta_3, dtype))
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
-        step = self._local_step(dtype)
+        step = context.step(dtype)
         m, v = self._moments(gradient, slots)
         if self.beta_1 == 0:
             m = gradient  # the official code keeps no fast average then

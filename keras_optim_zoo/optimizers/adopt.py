@@ -49,9 +49,10 @@ class ZooADOPT(AdamFamily):
             clip_exponent = checks.in_range("clip_exponent", clip_exponent, 0.0, float("inf"), low_open=True)
         self.clip_exponent = clip_exponent
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
-        step = self._local_step(dtype)
+        step = context.step(dtype)
         first = ops.equal(step, 1)
         m, v = slots["momentum"], slots["velocity"]
         normed = ops.divide(gradient, ops.maximum(ops.sqrt(v), const(self.epsilon, dtype)))

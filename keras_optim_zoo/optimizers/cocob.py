@@ -97,7 +97,8 @@ class ZooCOCOB(ZooOptimizer):
         # A zero gradient leaves L, G, reward and theta unchanged, hence tilde_w' == tilde_w exactly.
         return True
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         del learning_rate  # learning-rate free
         dtype = variable.dtype
         magnitude = ops.abs(gradient)

@@ -117,7 +117,8 @@ class ZooConditionalGradient(ZooOptimizer):
         # XLA's SVD is another algorithm (iterative Jacobi): slow on CPU, ~1e-9 in float64.
         return self.ord != "nuclear"
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
         if self.ord == "fro":
             direction = frobenius_direction(gradient, const(self.epsilon, dtype))

@@ -2,11 +2,11 @@
 
 import math
 
-import keras
 from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo import sparse
+from keras_optim_zoo.keras_adapter import compiled, compiled_or_none
 from keras_optim_zoo.moments import bias_correction, const, constant_initializer
 from keras_optim_zoo.optimizers.lars import PerVariableChoices
 from keras_optim_zoo.registry import register
@@ -22,23 +22,21 @@ def growth_rate_check(value):
 class GlobalStepSizeEstimate(PerVariableChoices):
     """A step size ``d`` estimated over ALL variables at once, then the per-variable updates.
 
-    One step has two phases (``_backend_update_step``):
+    One step has two phases (``_advance_step_state``, run by the engine once per step):
 
-    1. ``_estimate(grads, variables, learning_rate)``: sums over every variable (on the gradients
+    1. ``_estimate(context, grads, variables)``: sums over every variable (on the gradients
        already all-reduced across replicas) and the new optimizer-wide state (``d``, ...), assigned
        with ``_assign_state`` (so ``skip_nonfinite`` keeps it on a skipped step);
     2. the ordinary per-variable ``update_step`` / pure ``_update``, which reads the optimizer-wide
        state (variables) and recomputes the per-variable quantities of phase 1 it stores.
 
-    Under ``tf.distribute`` the gradients are all-reduced once, here, before phase 1 (Keras's
-    TensorFlow optimizer would otherwise all-reduce them in phase 2); every replica then computes
-    the same sums and the optimizer-wide state (``aggregation="only_first_replica"``) stays mirrored.
+    Under ``tf.distribute`` the engine all-reduces the gradients once, before phase 1; every
+    replica then computes the same sums and the optimizer-wide state
+    (``aggregation="only_first_replica"``) stays mirrored.
     """
 
     #: ``[(name, initial value)]`` of the optimizer-wide scalar state.
     _global_state = ()
-    #: The compiled sums of the fused variables (``_sums``): a cache, set on first use.
-    _sums_step = None
 
     def _build_step_state(self, var_list):
         dtype = self._step_state_dtype(var_list)
@@ -63,24 +61,11 @@ class GlobalStepSizeEstimate(PerVariableChoices):
             dense.append(ops.cast(grad, dtype))
         return dense
 
-    def _all_reduce_sum_gradients(self, grads_and_vars):
-        if getattr(self, "_already_reduced", False):
-            return list(grads_and_vars)
-        return super()._all_reduce_sum_gradients(grads_and_vars)
-
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        if keras.backend.backend() == "tensorflow":
-            tf_variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
-            reduced = self._all_reduce_sum_gradients(list(zip(grads, tf_variables)))
-            grads = [g for g, _ in reduced]
-        grads = self._dense_gradients(grads, trainable_variables)
-        pairs = [(g, v) for g, v in zip(grads, trainable_variables) if 0 not in tuple(v.shape)]
-        self._estimate([g for g, _ in pairs], [v for _, v in pairs], learning_rate)
-        self._already_reduced = True
-        try:
-            super()._backend_update_step(grads, trainable_variables, learning_rate)
-        finally:
-            self._already_reduced = False
+    def _advance_step_state(self, context, grads, variables):
+        grads = self._dense_gradients(grads, variables)
+        pairs = [(g, v) for g, v in zip(grads, variables) if 0 not in tuple(v.shape)]
+        self._estimate(context, [g for g, _ in pairs], [v for _, v in pairs])
+        return grads
 
     def _read(self, variable, dtype):
         return ops.cast(variable, dtype)
@@ -114,7 +99,7 @@ class GlobalStepSizeEstimate(PerVariableChoices):
             def step(gradients, variables, slots, scalar):
                 return [sums(*args, scalar) for args in zip(gradients, variables, slots)]
 
-            results = self._compiled("_sums_step", step)(
+            results = compiled(self, "sums_step", step)(
                 [grads[i] for i in fused],
                 [sparse._tf_variable(variables[i]) for i in fused],
                 [self._tf_slots(variables[i]) for i in fused],
@@ -134,8 +119,13 @@ class GlobalStepSizeEstimate(PerVariableChoices):
             return learning_rate
         return learning_rate * ops.sqrt(bias_correction(self.beta_2, step)) / bias_correction(self.beta_1, step)
 
-    def _estimate(self, grads, variables, learning_rate):
+    def _estimate(self, context, grads, variables):
         raise NotImplementedError
+
+    @property
+    def _sums_step(self):
+        """The compiled sums of the fused variables (None until a step used them)."""
+        return compiled_or_none(self, "sums_step")
 
 
 @register("zoo_dadapt_adam")
@@ -223,11 +213,11 @@ class ZooDAdaptAdam(GlobalStepSizeEstimate):
         new_s = ops.add(ops.multiply(s, const(sb2, dtype)), ops.multiply(gradient, ops.cast(dlr, dtype) * (1 - sb2)))
         return ops.sum(ops.multiply(gradient, ops.divide(s, denom))), ops.sum(ops.abs(new_s))
 
-    def _estimate(self, grads, variables, learning_rate):
+    def _estimate(self, context, grads, variables):
         dtype = self._d.dtype
-        lr = ops.cast(learning_rate, dtype)
+        lr = ops.cast(context.learning_rate, dtype)
         d = self._read(self._d, dtype)
-        dlr = d * self._step_size_factor(lr, self._local_step(dtype))
+        dlr = d * self._step_size_factor(lr, context.step(dtype))
         sb2 = self._sqrt_beta_2()
         dots, l1 = self._sums(grads, variables, dlr)
         zero = const(0.0, dtype)
@@ -240,15 +230,16 @@ class ZooDAdaptAdam(GlobalStepSizeEstimate):
         safe_l1 = ops.where(progress, sk_l1, ops.ones_like(sk_l1))
         d_hat = numerator / (const(1 - sb2, dtype) * safe_l1)
         new_d = ops.maximum(d, ops.minimum(d_hat, d * const(self.growth_rate, dtype)))
-        self._assign_state(self._d_step, d)
-        self._assign_state(self._sk_l1, sk_l1)
-        self._assign_state(self._numerator_weighted, ops.where(progress, numerator, old_numerator))
-        self._assign_state(self._d, ops.where(progress, new_d, d))
+        self._assign_state(context, self._d_step, d)
+        self._assign_state(context, self._sk_l1, sk_l1)
+        self._assign_state(context, self._numerator_weighted, ops.where(progress, numerator, old_numerator))
+        self._assign_state(context, self._d, ops.where(progress, new_d, d))
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        (decays,) = self._current_choices
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        (decays,) = context.choices
         dtype = variable.dtype
-        dlr = self._read(self._d_step, dtype) * self._step_size_factor(learning_rate, self._local_step(dtype))
+        dlr = self._read(self._d_step, dtype) * self._step_size_factor(learning_rate, context.step(dtype))
         sb2 = self._sqrt_beta_2()
         g = gradient
         m = ops.add(ops.multiply(slots["momentum"], const(self.beta_1, dtype)), ops.multiply(g, dlr * (1 - self.beta_1)))

@@ -107,7 +107,7 @@ class ZooLamb(AdamFamily):
 
     # ------------------------------------------------------------------ per-variable choices
     def _keras_variable(self, variable):
-        return self._trainable_variables[self._get_variable_index(variable)]
+        return self._built_variables()[self._index_of(variable)]
 
     def _choices(self, variable):
         """``(decay inside the trust ratio, adapt)`` for ``variable``: Python decisions, per variable."""
@@ -125,18 +125,17 @@ class ZooLamb(AdamFamily):
         # The fused kernel is traced once per shape and dtype and reused across variables; the
         # per-variable choices above are made while tracing, so fuse only when they are the same
         # for every variable.
-        uniform = len({self._choices(v) for v in self._trainable_variables}) <= 1
+        uniform = len({self._choices(v) for v in self._built_variables()}) <= 1
         return uniform and super()._fuses(variable)
 
-    def _apply_weight_decay(self, variables):
-        if self.weight_decay_in_trust_ratio:
-            return  # inside the trust ratio, in `_update`
-        super()._apply_weight_decay(variables)
+    def _decoupled_decay(self):
+        return not self.weight_decay_in_trust_ratio  # else inside the trust ratio, in `_update`
 
     # ------------------------------------------------------------------ the step
-    def _update(self, gradient, variable, slots, learning_rate):
-        decay_inside, adapts = self._current_choices
-        step = self._local_step(variable.dtype)
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        decay_inside, adapts = context.choices
+        step = context.step(variable.dtype)
         m, v = self._moments(gradient, slots)
         # keras.optimizers.Lamb's operations, in its order.
         m_hat = ops.divide(m, bias_correction(self.beta_1, step))

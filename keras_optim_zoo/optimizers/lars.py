@@ -14,8 +14,8 @@ from keras_optim_zoo.registry import register
 class PerVariableChoices(ZooOptimizer):
     """Python decisions made per variable (by its name) and read by ``_update`` while it runs.
 
-    ``_choices(keras_variable)`` returns a hashable tuple (default: ``(decays,)``); the base
-    stores it in ``self._current_choices`` for ``_update``. The per-variable fused kernel is
+    ``_choices(keras_variable)`` returns a hashable tuple (default: ``(decays,)``); the engine
+    gives it to ``_update`` as ``context.choices``. The per-variable fused kernel is
     traced once per shape and dtype and reused across variables, so it is used only when the
     choices are the same for every variable (as ``ZooLamb`` does).
     """
@@ -25,18 +25,18 @@ class PerVariableChoices(ZooOptimizer):
         return (self._decays(variable),)
 
     def _keras_variable(self, variable):
-        return self._trainable_variables[self._get_variable_index(variable)]
+        return self._built_variables()[self._index_of(variable)]
 
     def _decays(self, variable):
         """Whether ``variable`` takes weight decay (``exclude_from_weight_decay`` honoured)."""
         return bool(self.weight_decay) and self._use_weight_decay(self._keras_variable(variable))
 
     def _fuses(self, variable):
-        uniform = len({self._choices(v) for v in self._trainable_variables}) <= 1
+        uniform = len({self._choices(v) for v in self._built_variables()}) <= 1
         return uniform and super()._fuses(variable)
 
-    def _apply_weight_decay(self, variables):
-        return  # the decay is part of the algorithm's own step, in `_update`
+    def _decoupled_decay(self):
+        return False  # the decay is part of the algorithm's own step, in `_update`
 
     @staticmethod
     def _reject_unscaled_decay(name, weight_decay_scaling):
@@ -126,8 +126,9 @@ class ZooLARS(PerVariableChoices):
     def _slot_specs(self):
         return [("momentum", "zeros")] if self.momentum else []
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        decays, adapts = self._current_choices
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        decays, adapts = context.choices
         dtype = variable.dtype
         wd = self.weight_decay if decays else 0.0
         update = ops.add(gradient, ops.multiply(const(wd, dtype), variable)) if decays else gradient

@@ -55,7 +55,8 @@ class ZooLion(ZooOptimizer):
     def _slot_specs(self):
         return [("momentum", "zeros")]
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         # keras.optimizers.Lion's operations, in its order (betas as tensors of the compute dtype).
         m = slots["momentum"]
         beta_1 = const(self.beta_1, variable.dtype)

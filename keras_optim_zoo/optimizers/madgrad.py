@@ -91,11 +91,12 @@ class ZooMADGRAD(PerVariableChoices):
             rms = ops.where(ops.equal(rms, 0), const(math.inf, dtype), rms)
         return rms
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        (decays,) = self._current_choices
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        (decays,) = context.choices
         dtype = variable.dtype
         lr = ops.add(learning_rate, const(self.epsilon, dtype))
-        lam = ops.multiply(lr, ops.sqrt(self._local_step(dtype)))
+        lam = ops.multiply(lr, ops.sqrt(context.step(dtype)))
         g = gradient
         if decays and not self.decouple_decay:
             g = ops.add(g, ops.multiply(variable, const(self.weight_decay, dtype)))

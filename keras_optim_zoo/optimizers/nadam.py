@@ -71,14 +71,16 @@ class ZooNadam(AdamFamily):
             name="u_product",
         )
 
-    def _advance_step_state(self):
+    def _advance_step_state(self, context, grads, variables):
         # Same operation order as keras.optimizers.Nadam: (P * beta_1) * factor.
-        step = self._local_step(self._u_product.dtype)
-        self._assign_state(self._u_product, self._u_product * self.beta_1 * self._schedule_factor(step))
+        step = context.step(self._u_product.dtype)
+        self._assign_state(context, self._u_product, self._u_product * self.beta_1 * self._schedule_factor(step))
+        return grads
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
-        step = self._local_step(dtype)
+        step = context.step(dtype)
         u_t = self._momentum_schedule(step)
         u_next = self._momentum_schedule(step + 1)
         u_product = ops.cast(self._u_product, dtype)

@@ -102,10 +102,10 @@ class ZooNovoGrad(ZooOptimizer):
         self.grad_averaging = checks.boolean("grad_averaging", grad_averaging)
         self.amsgrad = checks.boolean("amsgrad", amsgrad)
 
-    def _apply_weight_decay(self, variables):
+    def _decoupled_decay(self):
         # NovoGrad's weight decay is applied inside `_update` (through the momentum), not as the
         # base's decoupled decay step.
-        return
+        return False
 
     def _slot_specs(self):
         specs = [("momentum", "zeros"), ("velocity", "zeros", ())]
@@ -124,7 +124,8 @@ class ZooNovoGrad(ZooOptimizer):
                 if coefficient is not None and not self._use_weight_decay(variable):
                     coefficient.assign(ops.zeros((), coefficient.dtype))
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
         beta_1 = const(self.beta_1, dtype)
         squared_norm = ops.sum(ops.square(gradient))

@@ -119,11 +119,11 @@ class ZooProdigy(GlobalStepSizeEstimate):
         )
         return ops.sum(ops.multiply(gradient, ops.subtract(w0, w))), ops.sum(ops.abs(new_s))
 
-    def _estimate(self, grads, variables, learning_rate):
+    def _estimate(self, context, grads, variables):
         dtype = self._d.dtype
-        lr = ops.cast(learning_rate, dtype)
+        lr = ops.cast(context.learning_rate, dtype)
         d = self._read(self._d, dtype)
-        dlr = d * self._step_size_factor(lr, self._local_step(dtype))
+        dlr = d * self._step_size_factor(lr, context.step(dtype))
         b3 = self._beta_3()
         weight = self._s_weight(d, dlr)
         dots, l1 = self._sums(grads, variables, weight)
@@ -138,18 +138,19 @@ class ZooProdigy(GlobalStepSizeEstimate):
         d_first = ops.where(ops.equal(d, const(self.d0, dtype)), ops.maximum(d, d_hat), d)
         d_max = ops.maximum(old_d_max, d_hat)
         new_d = ops.minimum(d_max, d_first * const(self.growth_rate, dtype))
-        self._assign_state(self._d_step, d)
-        self._assign_state(self._d_denom, d_denom)
-        self._assign_state(self._d_numerator, ops.where(progress, numerator, old_numerator))
-        self._assign_state(self._d_max, ops.where(progress, d_max, old_d_max))
-        self._assign_state(self._d, ops.where(progress, new_d, d))
+        self._assign_state(context, self._d_step, d)
+        self._assign_state(context, self._d_denom, d_denom)
+        self._assign_state(context, self._d_numerator, ops.where(progress, numerator, old_numerator))
+        self._assign_state(context, self._d_max, ops.where(progress, d_max, old_d_max))
+        self._assign_state(context, self._d, ops.where(progress, new_d, d))
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        (decays,) = self._current_choices
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        (decays,) = context.choices
         dtype = variable.dtype
         d_old = self._read(self._d_step, dtype)
         d = self._read(self._d, dtype)
-        dlr = d_old * self._step_size_factor(learning_rate, self._local_step(dtype))
+        dlr = d_old * self._step_size_factor(learning_rate, context.step(dtype))
         g = gradient
         new = {
             "velocity": ops.add(

@@ -80,7 +80,8 @@ class ZooProximalAdagrad(ZooOptimizer):
         # Exact (equal to the dense result) for l1 = l2 = 0; otherwise TF's sparse-kernel semantics.
         return True
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
         accumulator = ops.add(slots["accumulator"], ops.square(gradient))
         step_size = ops.divide(learning_rate, ops.sqrt(accumulator))

@@ -42,9 +42,10 @@ class ZooQHAdam(AdamFamily):
         self.nu_1 = checks.in_range("nu_1", nu_1, 0.0, 1.0)
         self.nu_2 = checks.in_range("nu_2", nu_2, 0.0, 1.0)
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
-        step = self._local_step(dtype)
+        step = context.step(dtype)
         m, v = self._moments(gradient, slots)
         m_hat = ops.divide(m, bias_correction(self.beta_1, step))
         v_hat = ops.divide(v, bias_correction(self.beta_2, step))

@@ -131,8 +131,9 @@ class ZooRAdam(RectifiedFamily):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, sma_threshold, degenerated_to_sgd,
                          total_steps, warmup_proportion, min_lr, **kwargs)
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        step = self._local_step(variable.dtype)
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        step = context.step(variable.dtype)
         m, v = self._moments(gradient, slots)
         new = {"momentum": m, "velocity": v}
         v = self._second_moment_for_step(v, slots, new)

@@ -61,7 +61,8 @@ class ZooRMSprop(ZooOptimizer):
             specs.append(("average_gradient", "zeros"))
         return specs
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         new = {"velocity": weighted_average(slots["velocity"], ops.square(gradient), self.rho)}
         if self.centered:
             new["average_gradient"] = weighted_average(slots["average_gradient"], gradient, self.rho)

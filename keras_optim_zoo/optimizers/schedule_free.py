@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_optim_zoo import checks
+from keras_optim_zoo import checks, keras_adapter
 from keras_optim_zoo.moments import bias_correction, compensated_add, const, constant_initializer
 from keras_optim_zoo.optimizers.lars import PerVariableChoices
 from keras_optim_zoo.registry import register
@@ -109,27 +109,27 @@ class ScheduleFree(PerVariableChoices):
             return learning_rate
         return learning_rate * ops.minimum(step / const(float(self.warmup_steps), step.dtype), const(1.0, step.dtype))
 
-    def _ckp1(self, dtype):
+    def _ckp1(self, context, dtype):
         """The averaging weight of this step, ``c_{t+1} = t^r lr_max^p / weight_sum`` (0 if the sum is 0)."""
-        step = self._local_step(dtype)
+        step = context.step(dtype)
         lr_max = ops.cast(self._lr_max, dtype)
         weight = ops.multiply(ops.power(step, const(self.r, dtype)), ops.power(lr_max, const(self.weight_lr_power, dtype)))
         weight_sum = ops.subtract(ops.cast(self._weight_sum, dtype), ops.cast(self._weight_sum_compensation, dtype))
         positive = ops.greater(weight_sum, 0)
         return ops.where(positive, weight / ops.where(positive, weight_sum, ops.ones_like(weight_sum)), ops.zeros_like(weight))
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def _advance_step_state(self, context, grads, variables):
         # Optimizer-wide, once per step, before the variables: lr_max and weight_sum (official order).
         dtype = self._weight_sum.dtype
-        step = self._local_step(dtype)
-        lr = self._scheduled_lr(ops.cast(learning_rate, dtype), step)
+        step = context.step(dtype)
+        lr = self._scheduled_lr(ops.cast(context.learning_rate, dtype), step)
         lr_max = ops.maximum(lr, ops.cast(self._lr_max, dtype))
         weight = ops.multiply(ops.power(step, const(self.r, dtype)), ops.power(lr_max, const(self.weight_lr_power, dtype)))
         weight_sum, compensation = compensated_add(self._weight_sum, self._weight_sum_compensation, weight)
-        self._assign_state(self._lr_max, lr_max)
-        self._assign_state(self._weight_sum, weight_sum)
-        self._assign_state(self._weight_sum_compensation, compensation)
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+        self._assign_state(context, self._lr_max, lr_max)
+        self._assign_state(context, self._weight_sum, weight_sum)
+        self._assign_state(context, self._weight_sum_compensation, compensation)
+        return grads
 
     # ------------------------------------------------------------------ the step
     def _direction(self, gradient, y, slots, step):
@@ -141,10 +141,11 @@ class ScheduleFree(PerVariableChoices):
     def _x_from_y(self, y, z):
         return lerp(y, z, 1.0 - 1.0 / self._beta)
 
-    def _update(self, gradient, variable, slots, learning_rate):
-        (decays,) = self._current_choices
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
+        (decays,) = context.choices
         dtype = variable.dtype
-        step = self._local_step(dtype)
+        step = context.step(dtype)
         started = ops.greater(slots["started"], 0)
         z = ops.where(started, slots["z"], variable)
         # A step taken while the variable holds x (eval mode) first goes back to y, as train_mode().
@@ -153,7 +154,7 @@ class ScheduleFree(PerVariableChoices):
         if decays:
             direction = ops.add(direction, ops.multiply(y, const(self.weight_decay, dtype)))
         lr = self._scheduled_lr(learning_rate, step)
-        ckp1 = self._ckp1(dtype)
+        ckp1 = self._ckp1(context, dtype)
         new_y = ops.add(lerp(y, z, ckp1), ops.multiply(direction, lr * (const(self._beta, dtype) * (1.0 - ckp1) - 1.0)))
         new_slots["z"] = ops.subtract(z, ops.multiply(direction, lr))
         new_slots["started"] = ops.ones_like(slots["started"])
@@ -167,11 +168,11 @@ class ScheduleFree(PerVariableChoices):
         if not self.built:
             return []
         if variables is None:
-            variables = list(self._trainable_variables)
+            variables = list(self._built_variables())
         pairs = []
         for variable in variables:
             try:
-                index = self._get_variable_index(variable)
+                index = self._index_of(variable)
             except KeyError:
                 raise ValueError(
                     f"{type(self).__name__} keeps no state for variable "
@@ -186,11 +187,7 @@ class ScheduleFree(PerVariableChoices):
     def _saved_y(self):
         """``{variable index: y}``: the values ``eval_mode`` replaced, for an exact ``train_mode``.
         A cache kept out of Keras's tracking (not saved: see ``train_mode``)."""
-        saved = self.__dict__.get("_y_before_eval")
-        if saved is None:
-            saved = {}
-            object.__setattr__(self, "_y_before_eval", saved)
-        return saved
+        return keras_adapter.runtime(self).caches.setdefault("y_before_eval", {})
 
     def _x_in(self, variable, y, z):
         """x from y and z, rounded to ``variable``'s dtype (what ``eval_mode`` writes)."""

@@ -54,7 +54,8 @@ class ZooSGD(ZooOptimizer):
     def _lazy_sparse(self):
         return not self.momentum
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         step = ops.multiply(gradient, learning_rate)
         if not self.momentum:
             return ops.subtract(variable, step), {}

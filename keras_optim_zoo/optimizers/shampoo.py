@@ -188,7 +188,8 @@ class ZooShampoo(MatrixPreconditioned):
             new.append(ops.where(finite, root, previous))
         return new
 
-    def _update_with_matrices(self, gradient, variable, slots, matrices, learning_rate):
+    def _update_with_matrices(self, context, gradient, variable, slots, matrices):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
         count = self._step_count()
         dims = self._dims(variable.shape)

@@ -23,7 +23,8 @@ class SignMomentum(ZooOptimizer):
         # Without momentum a zero gradient gives sign 0: untouched rows do not move (exact).
         return not self._beta
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         if not self._beta:
             return ops.subtract(variable, ops.multiply(learning_rate, ops.sign(gradient))), {}
         m = weighted_average(slots["momentum"], gradient, self._beta)  # beta m + (1 - beta) g

@@ -165,9 +165,10 @@ class ZooSOAP(MatrixPreconditioned, PerVariableChoices):
             velocity = ops.where(finite, permuted, velocity)
         return bases, velocity
 
-    def _update_with_matrices(self, gradient, variable, slots, matrices, learning_rate):
+    def _update_with_matrices(self, context, gradient, variable, slots, matrices):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
-        (decays,) = self._current_choices
+        (decays,) = context.choices
         count = self._step_count()
         first = ops.equal(count, 0)
         dims = self._dims(variable.shape)

@@ -119,7 +119,8 @@ class ZooSophia(ZooOptimizer):
         hessian = constant_initializer(self.initial_hessian) if self.initial_hessian else "zeros"
         return [("momentum", "zeros"), ("hessian", hessian)]
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         dtype = variable.dtype
         m = weighted_average(slots["momentum"], gradient, const(self.beta_1, dtype))
         denominator = ops.maximum(ops.multiply(const(self.rho, dtype), slots["hessian"]), const(self.epsilon, dtype))
@@ -185,13 +186,13 @@ class ZooSophia(ZooOptimizer):
                     "update_hessian was called before the optimizer was built and without "
                     "`variables`: pass `variables` (e.g. model.trainable_variables) or take a step first."
                 )
-            return list(self._trainable_variables)
+            return list(self._built_variables())
         variables = list(variables)
         if not self.built:
             self.build(variables)
         for variable in variables:
             try:
-                self._get_variable_index(variable)
+                self._index_of(variable)
             except KeyError:
                 raise ValueError(
                     f"update_hessian: variable {getattr(variable, 'path', variable.name)!r} is not one "
@@ -211,15 +212,8 @@ class ZooSophia(ZooOptimizer):
         estimates = [estimate for estimate, _ in pairs]
         if context is not None and context.num_replicas_in_sync > 1:
             estimates = context.all_reduce(tf.distribute.ReduceOp.MEAN, estimates)
-        slots = [sparse._tf_variable(self.get_slot(variable, "hessian")) for _, variable in pairs]
-
-        def update_all(distribution, slots, estimates):
-            for slot, estimate in zip(slots, estimates):
-                distribution.extended.update(slot, self._fold_hessian, args=(estimate,), group=False)
-
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            update_all, self._distribution_strategy, slots, estimates
-        )
+        slots = [self.get_slot(variable, "hessian") for _, variable in pairs]
+        self.update_each(self._fold_hessian, slots, list(estimates))
 
     def unclipped_fraction(self):
         """The share of coordinates whose step is not clipped, ``mean(|m| < rho * h)`` over all

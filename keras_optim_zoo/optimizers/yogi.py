@@ -102,12 +102,13 @@ class ZooYogi(AdamFamily):
             direction = _tanh(ops.multiply(10.0, ops.subtract(g2, velocity)))
         return ops.add(velocity, ops.multiply(ops.multiply(1 - self.beta_2, direction), g2))
 
-    def _update(self, gradient, variable, slots, learning_rate):
+    def _update(self, context, gradient, variable, slots):
+        learning_rate = context.learning_rate
         m = ema(slots["momentum"], gradient, self.beta_1)
         v = self._second_moment(slots["velocity"], gradient)
         alpha = learning_rate
         if self.bias_correction:
-            alpha = adam_step_size(learning_rate, self.beta_1, self.beta_2, self._local_step(variable.dtype))
+            alpha = adam_step_size(learning_rate, self.beta_1, self.beta_2, context.step(variable.dtype))
         per_coordinate = ops.divide(alpha, ops.add(ops.sqrt(v), self.epsilon))
         new = ops.subtract(variable, ops.multiply(per_coordinate, m))
         l1, l2 = self.l1_regularization_strength, self.l2_regularization_strength

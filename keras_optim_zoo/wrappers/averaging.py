@@ -71,7 +71,7 @@ class AveragedOptimizer(OptimizerWrapper):
         variables = _variables_of(target)
         if variables is None:
             self._require_built()
-            variables = list(self._trainable_variables)
+            variables = self._built_variables()
         pairs = [(v, self.average_of(v)) for v in variables]
         return [(v, a) for v, a in pairs if a is not None]
 

@@ -34,6 +34,7 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.engine import policy
+from keras_optim_zoo.keras_adapter import WrapperAdapter
 from keras_optim_zoo.moments import const  # noqa: F401  (re-exported for the wrappers)
 
 #: Keras base arguments a wrapper does not take (they belong to the inner optimizer). Their default
@@ -115,7 +116,7 @@ def _is_empty(variable):
     return 0 in tuple(variable.shape)
 
 
-class OptimizerWrapper(keras.optimizers.Optimizer):
+class OptimizerWrapper(WrapperAdapter, keras.optimizers.Optimizer):
     """Base class of the wrappers; see the module docstring.
 
     A subclass implements ``_build_state(var_list)`` (create its per-variable state, e.g. with
@@ -219,7 +220,8 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         return state
 
     # ------------------------------------------------------------------ the step
-    def apply(self, grads, trainable_variables=None):
+    def _apply_wrapped(self, grads, trainable_variables=None):
+        """``apply``: the inner optimizer's step, then the wrapper's (``_after_inner_step``)."""
         grads = list(grads)
         if trainable_variables is None:
             if not self.built:
@@ -227,7 +229,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
                     "When passing `grads` without `variables`, the optimizer must already be built "
                     "on a list of variables. Call `optimizer.build(trainable_variables)` first."
                 )
-            trainable_variables = self._trainable_variables
+            trainable_variables = self._built_variables()
         else:
             trainable_variables = list(trainable_variables)
             if not self.built:
@@ -260,24 +262,10 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
 
     def for_each_variable(self, fn, variables, *args):
         """Call ``fn(variable, *args)`` for each variable: directly, or under a ``tf.distribute``
-        strategy on every replica's copy (``merge_call`` + ``extended.update``, as Keras's
-        optimizers update their slots). ``fn`` finds its state with ``self._get_variable_index``
-        and writes with ``self.assign``."""
-        if keras.backend.backend() != "tensorflow":
-            for variable in variables:
-                fn(variable, *args)
-            return
-        import tensorflow as tf
-
-        tf_variables = [v.value if isinstance(v, keras.Variable) else v for v in variables]
-
-        def update_all(distribution, tf_variables, *args):
-            for variable in tf_variables:
-                distribution.extended.update(variable, fn, args=args, group=False)
-
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            update_all, self._distribution_strategy, tf_variables, *args
-        )
+        strategy on every replica's copy (``update_each``, as Keras's optimizers update their
+        slots). ``fn`` finds its state with ``self._index_of`` and writes with ``self.assign``."""
+        variables = list(variables)
+        self.update_each(fn, variables, *([arg] * len(variables) for arg in args))
 
     def assign_if(self, pred, targets, values):
         """Assign ``values()`` (a list of tensors) to ``targets`` (variables) where the scalar
@@ -311,7 +299,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
 
     def state_for(self, state, variable):
         """The entry of the per-variable list ``state`` that belongs to ``variable``."""
-        return state[self._get_variable_index(variable)]
+        return state[self._index_of(variable)]
 
     # ------------------------------------------------------------------ config
     def _wrapper_config(self):

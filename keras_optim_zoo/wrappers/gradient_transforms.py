@@ -173,14 +173,14 @@ class GradientTransform(OptimizerWrapper):
         path = _variable_path(variable)
         return not any(re.search(pattern, path) for pattern in self.exclude)
 
-    def apply(self, grads, trainable_variables=None):
+    def _apply_wrapped(self, grads, trainable_variables=None):
         grads = list(grads)
         variables = list(trainable_variables) if trainable_variables is not None else None
         if variables is None and self.built:
-            variables = list(self._trainable_variables)
+            variables = self._built_variables()
         if variables is not None and grads:
             grads = self.transform_gradients(grads, variables)
-        return super().apply(grads, variables if trainable_variables is not None else None)
+        return super()._apply_wrapped(grads, variables if trainable_variables is not None else None)
 
     def transform_gradients(self, grads, variables):
         """The transformed gradients (``None`` and excluded ones passed through)."""
