@@ -158,7 +158,8 @@ class ZooOptimizer(KerasAdapter, keras.optimizers.Optimizer):
       the variable; an entry ``(slot_name, initializer, shape)`` gives the slot that shape instead,
       e.g. ``()`` for one scalar per variable; the lazy sparse path passes such a slot whole);
     * ``_update(context, gradient, variable, slots)``: a pure function of tensors returning
-      ``(new_variable, {slot_name: new_value})`` (``context.learning_rate``, ``context.step()``,
+      ``(u, {slot_name: new_value})``, ``u`` the direction of the step ``w <- w - u`` (or, where
+      ``_step_kind()`` says ``"new_value"``, the new weights) (``context.learning_rate``, ``context.step()``,
       ``context.choices``: see ``engine/context.py``); it must work element-wise on rows so that
       the lazy sparse path can call it on gathered rows;
     * optionally ``_lazy_sparse()``, ``_decoupled_decay()`` (False where the algorithm carries its
@@ -580,8 +581,8 @@ class ZooOptimizer(KerasAdapter, keras.optimizers.Optimizer):
                 old_variable, self.weight_decay, self.weight_decay_scaling, context.learning_rate
             )
         old_slots = {name: ops.cast(slot, dtype) for name, slot in slots.items()}
-        new_variable, new_slots = self._update(context, gradient, old_variable, old_slots)
-        new_variable = self._finish_step(context, self._caution(gradient, old_variable, new_variable))
+        result, new_slots = self._update(context, gradient, old_variable, old_slots)
+        new_variable = self._new_weights(context, gradient, old_variable, result)
         # `assign` casts back to the dtype of the variable / slot.
         for name, value in new_slots.items():
             value = context.keep_if_skipped(value, old_slots[name])
@@ -617,20 +618,34 @@ class ZooOptimizer(KerasAdapter, keras.optimizers.Optimizer):
         old_slot_rows = {
             name: ops.cast(slot, dtype) if name in shaped else rows(slot) for name, slot in slots.items()
         }
-        new_rows, new_slot_rows = self._update(context, gradient.values, old_rows, old_slot_rows)
-        new_rows = self._caution(gradient.values, old_rows, new_rows, size=policy.size(variable))
-        new_rows = self._finish_step(context, new_rows)
+        result, new_slot_rows = self._update(context, gradient.values, old_rows, old_slot_rows)
+        new_rows = self._new_weights(context, gradient.values, old_rows, result, size=policy.size(variable))
         for name, value in new_slot_rows.items():
             value = self._round_slot(context.keep_if_skipped(value, old_slot_rows[name]), variable, name)
             self.assign(slots[name], value if name in shaped else sparse.rows_update(value, indices, slots[name]))
         new_rows = context.keep_if_skipped(new_rows, old_rows)
         self.assign(variable, sparse.rows_update(new_rows, indices, variable))
 
-    def _caution(self, gradient, old_variable, new_variable, size=None):
-        """With ``cautious=True``: the step ``old - new`` masked where it disagrees with the gradient."""
-        if not self.cautious:
-            return new_variable
-        return ops.subtract(old_variable, cautious(ops.subtract(old_variable, new_variable), gradient, size))
+    def _step_kind(self):
+        """What ``_update`` returns first: ``"direction"`` (default), the step ``u`` of
+        ``w <- w - u``; or ``"new_value"``, the new weights themselves, for an algorithm whose step
+        is a closed form for them (a proximal or dual-averaging step, an interpolation): the
+        engine then stores them as computed, and never rounds them through ``w - (w - w_new)``."""
+        return "direction"
+
+    def _new_weights(self, context, gradient, old_variable, result, size=None):
+        """The weights after the step from ``_update``'s ``result`` (``_step_kind``): with
+        ``cautious=True`` the direction is masked where it disagrees with the gradient
+        (``moments.cautious``; for a new value, the displacement ``old - new`` is); then
+        ``_finish_step``. ``size``: the variable's element count when these are some of its rows."""
+        if self._step_kind() == "direction":
+            direction = cautious(result, gradient, size) if self.cautious else result
+            new_variable = ops.subtract(old_variable, direction)
+        elif self.cautious:
+            new_variable = ops.subtract(old_variable, cautious(ops.subtract(old_variable, result), gradient, size))
+        else:
+            new_variable = result
+        return self._finish_step(context, new_variable)
 
     def _finish_step(self, context, new_variable):
         """The weights after the step, after the cautious mask: identity by default. An optimizer

@@ -37,6 +37,16 @@ from write_saved_state import matmul_probe  # noqa: E402  (the same fingerprint 
 STEPS = 3
 OTHER_KERNELS_ULPS = 256
 
+#: Cases whose arithmetic was changed on purpose after the release that saved them: the restored
+#: state must still continue within ``CHANGED_ROUNDING_ULPS`` (a slot restored in the wrong place
+#: moves the weights by millions of ulps). Each entry: (release, case) -> the change.
+CHANGED_ROUNDING = {
+    ("0.1.0", "zoo_adamw+cautious"): "the cautious mask acts on the step direction u itself, no longer on "
+    "u recovered from the weights as w - (w - u) (the half-ulp rule); measured 16 ulps (weights near 0)",
+    ("0.1.0", "zoo_adan"): "its last variant is cautious: as above; measured 2 ulps",
+}
+CHANGED_ROUNDING_ULPS = 64
+
 
 def _releases():
     return sorted(d for d in os.listdir(DATA) if os.path.isfile(os.path.join(DATA, d, "cases.json")))
@@ -78,6 +88,8 @@ def _assert_reached(model, arrays, release, case, plan, how):
         expected = arrays[f"{case}/expected/{j}"]
         if plan["matrix_products"] and not _same_kernels(release):
             np.testing.assert_array_max_ulp(w, expected, maxulp=OTHER_KERNELS_ULPS)
+        elif (release, case) in CHANGED_ROUNDING:
+            np.testing.assert_array_max_ulp(w, expected, maxulp=CHANGED_ROUNDING_ULPS)
         else:
             np.testing.assert_array_equal(w, expected, err_msg=f"{case} ({how}), weight {j}")
 

@@ -91,4 +91,4 @@ class ZooAdaBelief(RectifiedFamily):
         direction = ops.divide(m_hat, ops.add(ops.sqrt(s_hat), self.epsilon))
         if self.rectify:
             direction = self._rectified(direction, m_hat, step)
-        return ops.subtract(variable, ops.multiply(self._scheduled_learning_rate(learning_rate, step), direction)), new
+        return ops.multiply(self._scheduled_learning_rate(learning_rate, step), direction), new

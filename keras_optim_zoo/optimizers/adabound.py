@@ -107,4 +107,4 @@ class ZooAdaBound(AdamFamily):
         lower, upper = dynamic_bounds(self._final_lr(learning_rate), self.gamma, step)
         eta = ops.divide(alpha, ops.add(ops.sqrt(v), self.epsilon))
         eta = ops.minimum(ops.maximum(eta, lower), upper)  # torch's clamp_(lower, upper)
-        return ops.subtract(variable, ops.multiply(eta, m)), new
+        return ops.multiply(eta, m), new

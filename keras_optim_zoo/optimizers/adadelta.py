@@ -57,8 +57,8 @@ class ZooAdadelta(ZooOptimizer):
             ops.divide(ops.multiply(rms(slots["accumulated_delta_var"]), gradient), rms(accumulated_grad))
         )
         accumulated_delta = weighted_average(slots["accumulated_delta_var"], ops.square(delta), self.rho)
-        new_variable = ops.add(variable, ops.multiply(learning_rate, delta))
-        return new_variable, {
+        # Keras adds lr * delta: the direction is its negation (w - (-x) is w + x exactly).
+        return ops.negative(ops.multiply(learning_rate, delta)), {
             "accumulated_grad": accumulated_grad,
             "accumulated_delta_var": accumulated_delta,
         }

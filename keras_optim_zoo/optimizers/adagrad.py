@@ -57,4 +57,4 @@ class ZooAdagrad(ZooOptimizer):
         step = ops.divide(
             ops.multiply(learning_rate, gradient), ops.sqrt(ops.add(accumulator, self.epsilon))
         )
-        return ops.subtract(variable, step), {"accumulator": accumulator}
+        return step, {"accumulator": accumulator}

@@ -89,4 +89,4 @@ class ZooAdam(AdamFamily):
         if self.amsgrad:
             v = new["velocity_hat"] = ops.maximum(slots["velocity_hat"], v)
         step = ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon))
-        return ops.subtract(variable, step), new
+        return step, new

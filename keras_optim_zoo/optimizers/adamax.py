@@ -44,4 +44,4 @@ class ZooAdamax(AdamFamily):
         u = ops.maximum(ops.multiply(self.beta_2, slots["norm"]), ops.abs(gradient))
         correction = bias_correction(self.beta_1, context.step(variable.dtype))
         step = ops.divide(ops.multiply(learning_rate, m), ops.multiply(correction, ops.add(u, self.epsilon)))
-        return ops.subtract(variable, step), {"momentum": m, "norm": u}
+        return step, {"momentum": m, "norm": u}

@@ -81,8 +81,7 @@ class ZooAdan(PerVariableChoices, AdamFamily):
             ops.divide(m, bias_correction(self.beta_1, step)),
             ops.divide(ops.multiply(v, const(self.beta_2, dtype)), bias_correction(self.beta_2, step)),
         )
-        new_variable = ops.subtract(variable, ops.divide(ops.multiply(direction, learning_rate), denominator))
-        return new_variable, {
+        return ops.divide(ops.multiply(direction, learning_rate), denominator), {
             "momentum": m,
             "gradient_difference": v,
             "velocity": n,

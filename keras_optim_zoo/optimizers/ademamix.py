@@ -101,5 +101,8 @@ class ZooAdEMAMix(AdamFamily):
             ops.divide(ops.sqrt(v), ops.sqrt(bias_correction(self.beta_2, step))), const(self.epsilon, dtype)
         )
         direction = ops.add(ops.divide(m, bias_correction(self.beta_1, step)), ops.multiply(self._alpha(step), slow))
-        new_variable = ops.subtract(variable, ops.divide(ops.multiply(direction, learning_rate), denominator))
-        return new_variable, {"momentum": m, "velocity": v, "slow_momentum": slow}
+        return ops.divide(ops.multiply(direction, learning_rate), denominator), {
+            "momentum": m,
+            "velocity": v,
+            "slow_momentum": slow,
+        }

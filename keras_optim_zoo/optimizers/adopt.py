@@ -62,8 +62,8 @@ class ZooADOPT(AdamFamily):
         new_m = ema(m, normed, self.beta_1)
         square = ops.square(gradient)
         new_v = weighted_average(v, square, self.beta_2)
-        new_w = ops.subtract(variable, ops.multiply(learning_rate, new_m))
-        return ops.where(first, variable, new_w), {
+        direction = ops.multiply(learning_rate, new_m)
+        return ops.where(first, ops.zeros_like(direction), direction), {
             "momentum": ops.where(first, m, new_m),
             "velocity": ops.where(first, ops.add(v, square), new_v),
         }

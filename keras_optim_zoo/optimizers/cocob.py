@@ -97,6 +97,9 @@ class ZooCOCOB(ZooOptimizer):
         # A zero gradient leaves L, G, reward and theta unchanged, hence tilde_w' == tilde_w exactly.
         return True
 
+    def _step_kind(self):
+        return "new_value"  # COCOB's weights are a closed form of its sums (the reward-weighted bet from the start point)
+
     def _update(self, context, gradient, variable, slots):
         learning_rate = context.learning_rate
         del learning_rate  # learning-rate free

@@ -117,6 +117,9 @@ class ZooConditionalGradient(ZooOptimizer):
         # XLA's SVD is another algorithm (iterative Jacobi): slow on CPU, ~1e-9 in float64.
         return self.ord != "nuclear"
 
+    def _step_kind(self):
+        return "new_value"  # the Frank-Wolfe step is the interpolation (1 - lr) w - lr s
+
     def _update(self, context, gradient, variable, slots):
         learning_rate = context.learning_rate
         dtype = variable.dtype

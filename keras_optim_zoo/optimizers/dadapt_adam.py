@@ -70,6 +70,9 @@ class GlobalStepSizeEstimate(PerVariableChoices):
     def _read(self, variable, dtype):
         return ops.cast(variable, dtype)
 
+    def _step_kind(self):
+        return "new_value"  # a step without progress (sum ||s||_1 = 0) keeps the weights exactly; the decay is scaled by d
+
     def _variable_sums(self, gradient, variable, slots, scalar):
         """The two sums of phase 1 over one variable, ``(dot, l1)``, in the gradient's dtype: pure
         (``slots`` may be variables; ``scalar`` is the optimizer's per-step weight)."""

@@ -144,4 +144,4 @@ class ZooLamb(AdamFamily):
         if decay_inside:
             update = ops.add(update, ops.multiply(const(self.weight_decay, variable.dtype), variable))
         ratio = trust_ratio(variable, update) if adapts else 1.0
-        return ops.subtract(variable, ratio * learning_rate * update), {"momentum": m, "velocity": v}
+        return ratio * learning_rate * update, {"momentum": m, "velocity": v}

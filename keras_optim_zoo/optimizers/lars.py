@@ -137,8 +137,8 @@ class ZooLARS(PerVariableChoices):
         else:
             step = ops.multiply(learning_rate, update)
         if not self.momentum:
-            return ops.subtract(variable, step), {}
+            return step, {}
         v = ops.add(ops.multiply(slots["momentum"], const(self.momentum, dtype)), step)
         if self.nesterov:
-            return ops.subtract(variable, ops.add(ops.multiply(v, const(self.momentum, dtype)), step)), {"momentum": v}
-        return ops.subtract(variable, v), {"momentum": v}
+            return ops.add(ops.multiply(v, const(self.momentum, dtype)), step), {"momentum": v}
+        return v, {"momentum": v}

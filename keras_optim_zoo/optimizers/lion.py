@@ -62,6 +62,6 @@ class ZooLion(ZooOptimizer):
         beta_1 = const(self.beta_1, variable.dtype)
         beta_2 = const(self.beta_2, variable.dtype)
         c = ops.add(ops.multiply(m, beta_1), ops.multiply(gradient, (1.0 - beta_1)))
-        new_variable = ops.subtract(variable, ops.multiply(learning_rate, ops.sign(c)))
+        direction = ops.multiply(learning_rate, ops.sign(c))
         new_m = ops.add(ops.multiply(m, beta_2), ops.multiply(gradient, (1.0 - beta_2)))
-        return new_variable, {"momentum": new_m}
+        return direction, {"momentum": new_m}

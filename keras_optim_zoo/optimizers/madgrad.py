@@ -91,6 +91,9 @@ class ZooMADGRAD(PerVariableChoices):
             rms = ops.where(ops.equal(rms, 0), const(math.inf, dtype), rms)
         return rms
 
+    def _step_kind(self):
+        return "new_value"  # dual averaging: the weights interpolate x0 - z and the current weights
+
     def _update(self, context, gradient, variable, slots):
         learning_rate = context.learning_rate
         (decays,) = context.choices

@@ -91,4 +91,4 @@ class ZooNadam(AdamFamily):
         )
         v_hat = ops.divide(v, bias_correction(self.beta_2, step))
         step_size = ops.divide(ops.multiply(m_hat, learning_rate), ops.add(ops.sqrt(v_hat), self.epsilon))
-        return ops.subtract(variable, step_size), {"momentum": m, "velocity": v}
+        return step_size, {"momentum": m, "velocity": v}

@@ -140,4 +140,4 @@ class ZooNovoGrad(ZooOptimizer):
         if self.grad_averaging:
             direction = ops.where(first, direction, ops.multiply(1 - beta_1, direction))
         m = new["momentum"] = ops.add(ops.multiply(beta_1, slots["momentum"]), direction)
-        return ops.subtract(variable, ops.multiply(learning_rate, m)), new
+        return ops.multiply(learning_rate, m), new

@@ -80,6 +80,9 @@ class ZooProximalAdagrad(ZooOptimizer):
         # Exact (equal to the dense result) for l1 = l2 = 0; otherwise TF's sparse-kernel semantics.
         return True
 
+    def _step_kind(self):
+        return "new_value"  # the proximal step is a closed form for the new weights
+
     def _update(self, context, gradient, variable, slots):
         learning_rate = context.learning_rate
         dtype = variable.dtype

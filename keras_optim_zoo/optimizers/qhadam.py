@@ -53,4 +53,4 @@ class ZooQHAdam(AdamFamily):
         second = ops.add(ops.multiply(ops.square(gradient), 1 - self.nu_2), ops.multiply(v_hat, self.nu_2))
         denominator = ops.add(ops.sqrt(second), const(self.epsilon, dtype))
         step_size = ops.divide(ops.multiply(numerator, learning_rate), denominator)
-        return ops.subtract(variable, step_size), {"momentum": m, "velocity": v}
+        return step_size, {"momentum": m, "velocity": v}

@@ -142,4 +142,4 @@ class ZooRAdam(RectifiedFamily):
             ops.multiply(m_hat, ops.sqrt(bias_correction(self.beta_2, step))), ops.add(ops.sqrt(v), self.epsilon)
         )
         direction = self._rectified(adaptive, m_hat, step)
-        return ops.subtract(variable, ops.multiply(self._scheduled_learning_rate(learning_rate, step), direction)), new
+        return ops.multiply(self._scheduled_learning_rate(learning_rate, step), direction), new

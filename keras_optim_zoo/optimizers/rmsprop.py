@@ -73,4 +73,4 @@ class ZooRMSprop(ZooOptimizer):
         if self.momentum:
             new["momentum"] = ops.add(ops.multiply(self.momentum, slots["momentum"]), increment)
             increment = new["momentum"]
-        return ops.subtract(variable, increment), new
+        return increment, new

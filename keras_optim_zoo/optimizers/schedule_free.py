@@ -132,6 +132,9 @@ class ScheduleFree(PerVariableChoices):
         return grads
 
     # ------------------------------------------------------------------ the step
+    def _step_kind(self):
+        return "new_value"  # the weights are the interpolation y of the iterate z and the average x
+
     def _direction(self, gradient, y, slots, step):
         raise NotImplementedError
 

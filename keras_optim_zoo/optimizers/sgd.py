@@ -58,8 +58,8 @@ class ZooSGD(ZooOptimizer):
         learning_rate = context.learning_rate
         step = ops.multiply(gradient, learning_rate)
         if not self.momentum:
-            return ops.subtract(variable, step), {}
+            return step, {}
         m = ops.subtract(ops.multiply(slots["momentum"], self.momentum), step)
         if self.nesterov:
-            return ops.add(variable, ops.subtract(ops.multiply(m, self.momentum), step)), {"momentum": m}
-        return ops.add(variable, m), {"momentum": m}
+            return ops.negative(ops.subtract(ops.multiply(m, self.momentum), step)), {"momentum": m}
+        return ops.negative(m), {"momentum": m}

@@ -235,8 +235,7 @@ class ZooShampoo(MatrixPreconditioned):
             step = ops.add(ops.where(run, shampoo, graft), ops.multiply(beta_1, chosen_momentum))
         else:
             step = chosen_momentum
-        new_variable = ops.subtract(variable, ops.multiply(learning_rate, step))
         new_slots = {"momentum": momentum, "graft_momentum": graft_momentum}
         if accumulator is not None:
             new_slots["graft_accumulator"] = accumulator
-        return new_variable, new_slots, new_matrices
+        return ops.multiply(learning_rate, step), new_slots, new_matrices

@@ -26,9 +26,9 @@ class SignMomentum(ZooOptimizer):
     def _update(self, context, gradient, variable, slots):
         learning_rate = context.learning_rate
         if not self._beta:
-            return ops.subtract(variable, ops.multiply(learning_rate, ops.sign(gradient))), {}
+            return ops.multiply(learning_rate, ops.sign(gradient)), {}
         m = weighted_average(slots["momentum"], gradient, self._beta)  # beta m + (1 - beta) g
-        return ops.subtract(variable, ops.multiply(learning_rate, ops.sign(m))), {"momentum": m}
+        return ops.multiply(learning_rate, ops.sign(m)), {"momentum": m}
 
 
 @register("zoo_signsgd")

@@ -165,6 +165,9 @@ class ZooSOAP(MatrixPreconditioned, PerVariableChoices):
             velocity = ops.where(finite, permuted, velocity)
         return bases, velocity
 
+    def _step_kind(self):
+        return "new_value"  # SOAP decays after the step and keeps the weights on the first step (official order)
+
     def _update_with_matrices(self, context, gradient, variable, slots, matrices):
         learning_rate = context.learning_rate
         dtype = variable.dtype

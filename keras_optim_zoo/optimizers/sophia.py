@@ -125,7 +125,7 @@ class ZooSophia(ZooOptimizer):
         m = weighted_average(slots["momentum"], gradient, const(self.beta_1, dtype))
         denominator = ops.maximum(ops.multiply(const(self.rho, dtype), slots["hessian"]), const(self.epsilon, dtype))
         ratio = ops.clip(ops.divide(m, denominator), -1.0, 1.0)
-        return ops.subtract(variable, ops.multiply(learning_rate, ratio)), {"momentum": m}
+        return ops.multiply(learning_rate, ratio), {"momentum": m}
 
     # ------------------------------------------------------------------ the Hessian hook
     def update_hessian(self, hessian_estimates, variables=None):

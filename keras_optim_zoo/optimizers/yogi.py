@@ -102,6 +102,12 @@ class ZooYogi(AdamFamily):
             direction = _tanh(ops.multiply(10.0, ops.subtract(g2, velocity)))
         return ops.add(velocity, ops.multiply(ops.multiply(1 - self.beta_2, direction), g2))
 
+    def _step_kind(self):
+        # With l1/l2 the new weights are the proximal closed form of the Adam-style step.
+        if self.l1_regularization_strength > 0 or self.l2_regularization_strength > 0:
+            return "new_value"
+        return "direction"
+
     def _update(self, context, gradient, variable, slots):
         learning_rate = context.learning_rate
         m = ema(slots["momentum"], gradient, self.beta_1)
@@ -110,8 +116,10 @@ class ZooYogi(AdamFamily):
         if self.bias_correction:
             alpha = adam_step_size(learning_rate, self.beta_1, self.beta_2, context.step(variable.dtype))
         per_coordinate = ops.divide(alpha, ops.add(ops.sqrt(v), self.epsilon))
-        new = ops.subtract(variable, ops.multiply(per_coordinate, m))
         l1, l2 = self.l1_regularization_strength, self.l2_regularization_strength
+        if self._step_kind() == "direction":
+            return ops.multiply(per_coordinate, m), {"momentum": m, "velocity": v}
+        new = ops.subtract(variable, ops.multiply(per_coordinate, m))
         if l1 > 0:
             shrunk = ops.maximum(ops.subtract(ops.abs(new), ops.multiply(l1, per_coordinate)), 0.0)
             new = ops.divide(ops.multiply(ops.sign(new), shrunk), ops.add(1.0, ops.multiply(l2, per_coordinate)))

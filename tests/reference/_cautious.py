@@ -7,10 +7,11 @@ decoupled weight decay) and replaces it by ``caution(u, g)``::
     u    = u * mask / max(mean(mask), 1e-3)
 
 ``cautious_step(w, w_new, g)`` does this for a reference that computed ``w_new``: the step is
-``u = w - w_new``, the displacement the weights take in float64, exactly what ``ZooOptimizer``
-masks (it recovers the step from the weights). A step below half an ulp of its weight is 0 there,
-so such a coordinate counts as masked; the paper would count it as kept when ``u * g > 0`` (it
-moves neither way; only the rescaling ``1 / mean(mask)`` of the others differs).
+recovered as ``u = w - w_new`` in float64. ``ZooOptimizer`` masks the direction ``u`` its update
+returns, before it meets the weights (the engine's ``_new_weights``), as the paper does; the
+float64 recovery differs from it only for a step below half an ulp of its weight in float64
+(counted as masked here), which the parity tests never produce. (Until 0.1.0 the zoo recovered
+``u`` from its own weights, so that rule held in float32 too.)
 
 ``size``: the element count of the whole variable when ``u`` holds only some of its rows (lazy
 sparse updates); the rows left out have a zero gradient and count as masked.
