@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 
 __all__ = [
     "boolean",
@@ -20,6 +21,7 @@ __all__ = [
     "non_negative_or_none",
     "integer",
     "one_of",
+    "patterns",
 ]
 
 
@@ -100,3 +102,23 @@ def one_of(name, value, choices, note=""):
     if not valid:
         raise ValueError(f"Argument `{name}` must be one of {choices}{note}; received {name}={value!r}.")
     return value
+
+
+def patterns(name, value):
+    """Regular expressions matched against variable names or paths: ``None`` (returned as is), one
+    pattern (a string), or a list/tuple of them; returned as a list. Each must compile."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        raise TypeError(
+            f"Argument `{name}` must be None, a string or a list of strings (regular expressions "
+            f"matched against variable names); received {name}={value!r}."
+        )
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"Argument `{name}` holds an invalid regular expression {pattern!r}: {error}.") from None
+    return list(value)

@@ -434,13 +434,19 @@ def _add_compare_arguments(parser):
 
 
 def _add_list_arguments(parser):
-    del parser  # no options
+    parser.add_argument(
+        "--markdown", action="store_true",
+        help="print README's table of the optimizers (name, class, summary) instead",
+    )
 
 
 def _run_list(args):
-    del args
     import keras_optim_zoo as koz
+    from keras_optim_zoo import registry
 
+    if args.markdown:
+        print(registry.markdown_table())
+        return 0
     optimizers = koz.list_optimizers()
     width = max((len(name) for name in optimizers), default=0)
     for name, summary in optimizers.items():

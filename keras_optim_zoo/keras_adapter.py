@@ -66,6 +66,18 @@ def compiled_or_none(optimizer, name):
     return runtime(optimizer).compiled.get(name)
 
 
+def find_optimizer(optimizer, cls):
+    """The instance of ``cls`` that ``optimizer`` is or wraps (through ``LossScaleOptimizer`` and
+    other wrappers, via ``inner_optimizer``), else None."""
+    seen = set()
+    while optimizer is not None and id(optimizer) not in seen:
+        if isinstance(optimizer, cls):
+            return optimizer
+        seen.add(id(optimizer))
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    return None
+
+
 def variable_name(variable):
     return getattr(variable, "path", None) or variable.name
 

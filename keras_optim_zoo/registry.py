@@ -48,6 +48,15 @@ def list_optimizers():
     return {name: summary(cls) for name, cls in _REGISTRY.items()}
 
 
+def markdown_table():
+    """README's table of the registered optimizers (name, class, summary), from the registry:
+    ``python -m keras_optim_zoo list --markdown`` prints it, and a test keeps README equal to it."""
+    lines = ["| name | class | summary |", "|---|---|---|"]
+    for name, cls in _REGISTRY.items():
+        lines.append(f"| `{name}` | `{cls.__name__}` | {summary(cls)} |")
+    return "\n".join(lines)
+
+
 def optimizer_class(name):
     """The class registered as ``name``; ``ValueError`` with close matches if there is none."""
     try:

@@ -12,6 +12,12 @@ import tensorflow as tf
 
 SHAPES = ((3,), (4, 5), (2, 3, 4))
 
+
+def stepping(optimizer):
+    """The optimizer whose step updates the variables: the inner one of a composite such as
+    ``ZooRanger`` (RAdam inside Lookahead), else ``optimizer`` itself."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
 #: The ``fuse_min_size`` the fused-path tests give their optimizers: small test shapes (e.g.
 #: (48, 32)) take the fused path, so they check the mechanism whatever the production threshold
 #: (``keras_optim_zoo.engine.policy.DEFAULT_FUSE_MIN_SIZE``).

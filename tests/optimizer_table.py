@@ -289,7 +289,7 @@ ADAM_FAMILY_ROWS = (
         converge={"learning_rate": 0.05},
         invalid=BETAS_INVALID
         + (
-            ({"exclude_from_layer_adaptation": "bias"}, TypeError, ["exclude_from_layer_adaptation", "list"]),
+            ({"exclude_from_layer_adaptation": ["bias", 3]}, TypeError, ["exclude_from_layer_adaptation", "list of strings"]),
             ({"exclude_from_layer_adaptation": ["bias("]}, ValueError, ["exclude_from_layer_adaptation", "bias("]),
             ({"weight_decay_in_trust_ratio": "no"}, TypeError, ["weight_decay_in_trust_ratio", "True or False"]),
             ({"weight_decay": 0.01, "weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "trust_ratio"]),
@@ -498,7 +498,7 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
             ({"eta": -0.001}, ValueError, ["eta", "[0, inf]"]),
             ({"epsilon": -1e-9}, ValueError, ["epsilon", "[0, inf]"]),
             ({"nesterov": "yes"}, TypeError, ["nesterov", "True or False"]),
-            ({"exclude_from_layer_adaptation": "bias"}, TypeError, ["exclude_from_layer_adaptation", "list"]),
+            ({"exclude_from_layer_adaptation": ["bias", 3]}, TypeError, ["exclude_from_layer_adaptation", "list of strings"]),
             ({"weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "ZooLARS"]),
         ),
     ),

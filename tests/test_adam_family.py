@@ -425,6 +425,25 @@ def test_lamb_fuses_only_when_every_variable_makes_the_same_choices():
     assert uniform._fuses(variables[0])
 
 
+@pytest.mark.parametrize("make", [koz.ZooLamb, koz.ZooLARS])
+def test_layer_adaptation_patterns_are_checked_as_everywhere_else(make):
+    """One helper (checks.patterns) for every pattern argument: a string is one pattern (never
+    iterated character by character, the TFA pitfall), a list of strings is kept, anything else is
+    a TypeError, a bad expression a ValueError; the wrappers' ``exclude`` takes the same forms."""
+    from keras_optim_zoo.wrappers import GradientCentralization
+
+    assert make(exclude_from_layer_adaptation="bias").exclude_from_layer_adaptation == ["bias"]
+    assert make(exclude_from_layer_adaptation=("a", "b")).exclude_from_layer_adaptation == ["a", "b"]
+    assert make().exclude_from_layer_adaptation is None
+    with pytest.raises(TypeError, match="exclude_from_layer_adaptation.*list of strings"):
+        make(exclude_from_layer_adaptation=[3])
+    with pytest.raises(ValueError, match="invalid regular expression"):
+        make(exclude_from_layer_adaptation=["("])
+    assert GradientCentralization(koz.ZooSGD(), exclude="bias").exclude == ["bias"]
+    with pytest.raises(TypeError, match="exclude.*list of strings"):
+        GradientCentralization(koz.ZooSGD(), exclude=[3])
+
+
 def test_lamb_rejects_unscaled_decay_inside_the_trust_ratio():
     with pytest.raises(ValueError, match="weight_decay_in_trust_ratio"):
         koz.ZooLamb(weight_decay=0.1, weight_decay_scaling="none", fuse_min_size=TEST_FUSE_MIN_SIZE)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from harness import TEST_FUSE_MIN_SIZE
+from harness import TEST_FUSE_MIN_SIZE, stepping
 from optimizer_table import ROWS
 
 # Every optimizer here is made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the
@@ -53,7 +53,8 @@ def test_fused_equals_readable(row, dtype, rtol):
     # The fused path really ran (one launch for both), except where no variable takes it: an
     # optimizer that never fuses, or whose variables with matrices (Shampoo, SOAP: eigensolvers)
     # do not (their 1-D variables do: test_matrix_free_variables_of_preconditioned_rows_fuse).
-    fused_any = any(optimizer._fuses(v) for v in optimizer._trainable_variables)
+    optimizer = stepping(optimizer)
+    fused_any = any(optimizer._fuses(v) for v in optimizer._built_variables())
     assert (optimizer._group_step is not None) == fused_any
     assert fused_any or not optimizer._fusable() or getattr(optimizer, "_eigensolver", False)
     for f, r in zip(fused, readable):
@@ -108,7 +109,7 @@ def test_fused_inside_tf_function_and_jit(row):
     # eigensolver replaces LAPACK's, and eigenvectors (SOAP's rotation) differ by the solver's
     # rounding, ~1e-6 in float32. Those are compared in float64, where both solvers are exact to
     # ~1e-15 and any real difference between the paths would show.
-    eigensolver = getattr(row.cls, "_eigensolver", False) or not row.cls(fuse_min_size=TEST_FUSE_MIN_SIZE)._fusable()
+    eigensolver = getattr(row.cls, "_eigensolver", False) or not stepping(row.cls())._fusable()
     dtype, rtol, atol = ("float64", 1e-12, 1e-13) if eigensolver else ("float32", 2e-6, 1e-7)
     rng = np.random.default_rng(2)
     start = rng.normal(size=BIG).astype(dtype)

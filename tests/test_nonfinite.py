@@ -23,7 +23,7 @@ def _grads(rng, shapes, poison=False, sparse=False):
 
 
 def _state(optimizer, variables):
-    skipped = optimizer._skipped_steps
+    skipped = optimizer.skipped_steps
     return [v.numpy().copy() for v in variables] + [
         v.numpy().copy() for v in optimizer.variables if v is not skipped
     ]

@@ -49,3 +49,19 @@ def test_register_rejects_bad_and_duplicate_names():
         register("adam")
     with pytest.raises(ValueError, match="already registered"):
         register("zoo_adam")(type("Other", (koz.ZooAdam,), {}))
+
+
+def test_readme_table_equals_the_registry():
+    """README's optimizer table is generated (``python -m keras_optim_zoo list --markdown``): it
+    lists exactly the registered optimizers, in order, with their classes and summaries."""
+    import os
+
+    from keras_optim_zoo import registry
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    table = registry.markdown_table()
+    assert table in readme, (
+        "README's optimizer table differs from the registry; regenerate it with "
+        "`python -m keras_optim_zoo list --markdown`."
+    )
+    assert table.count("\n") - 1 == len(registry.list_optimizers())

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from harness import stepping
 from optimizer_table import ROWS
 
 # Decoupled weight decay (e.g. SGDW's default) decays every row, as in Keras: not lazy by design.
-LAZY_ROWS = [pytest.param(row, id=row.name) for row in ROWS if row.cls()._lazy_sparse() and not row.cls().weight_decay]
+LAZY_ROWS = [pytest.param(row, id=row.name) for row in ROWS if stepping(row.cls())._lazy_sparse() and not row.cls().weight_decay]
 
 
 @pytest.mark.parametrize("row", LAZY_ROWS)

@@ -4,7 +4,7 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, ema
-from keras_optim_zoo.optimizers.radam import RectifiedFamily
+from keras_optim_zoo.families.rectified import RectifiedFamily
 from keras_optim_zoo.registry import register
 
 

@@ -3,7 +3,7 @@
 from keras import ops
 
 from keras_optim_zoo.moments import bias_correction, ema
-from keras_optim_zoo.optimizers.adam import AdamFamily
+from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
 
 

@@ -4,8 +4,8 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const, ema
-from keras_optim_zoo.optimizers.adam import AdamFamily
-from keras_optim_zoo.optimizers.lars import PerVariableChoices
+from keras_optim_zoo.families.adam import AdamFamily
+from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.registry import register
 
 

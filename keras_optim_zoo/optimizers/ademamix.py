@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const, weighted_average
-from keras_optim_zoo.optimizers.adam import AdamFamily
+from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
 
 

@@ -6,30 +6,8 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const, trust_ratio
-from keras_optim_zoo.optimizers.adam import AdamFamily
+from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
-
-
-def _patterns(name, value):
-    """``None`` or a list of regular expressions (a bare string is rejected: it is not a list)."""
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise TypeError(
-            f"Argument `{name}` must be None or a list of regular expressions (strings); "
-            f"received {name}={value!r} of type {type(value).__name__}."
-        )
-    patterns = list(value)
-    for pattern in patterns:
-        if not isinstance(pattern, str):
-            raise TypeError(f"Argument `{name}` must hold strings; received {pattern!r} in {name}={value!r}.")
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(
-                f"Argument `{name}` holds an invalid regular expression {pattern!r}: {error}."
-            ) from None
-    return patterns
 
 
 @register("zoo_lamb")
@@ -81,7 +59,7 @@ class ZooLamb(AdamFamily):
         learning_rate: float >= 0, schedule or callable. Default 0.001.
         beta_1, beta_2: floats in [0, 1). Defaults 0.9, 0.999.
         epsilon: float >= 0. Default 1e-7.
-        exclude_from_layer_adaptation: ``None`` or a list of regular expressions. Default None.
+        exclude_from_layer_adaptation: ``None``, a regular expression or a list of them. Default None.
         weight_decay_in_trust_ratio: bool. Default True (paper, TFA); False: Keras's placement.
         **kwargs: the Keras base optimizer arguments (``weight_decay``, ...).
 
@@ -96,7 +74,7 @@ class ZooLamb(AdamFamily):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  exclude_from_layer_adaptation=None, weight_decay_in_trust_ratio=True, **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
-        self.exclude_from_layer_adaptation = _patterns("exclude_from_layer_adaptation", exclude_from_layer_adaptation)
+        self.exclude_from_layer_adaptation = checks.patterns("exclude_from_layer_adaptation", exclude_from_layer_adaptation)
         self.weight_decay_in_trust_ratio = checks.boolean("weight_decay_in_trust_ratio", weight_decay_in_trust_ratio)
         if self.weight_decay_in_trust_ratio and self.weight_decay_scaling == "none":
             raise ValueError(

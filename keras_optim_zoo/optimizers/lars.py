@@ -5,46 +5,9 @@ import re
 from keras import ops
 
 from keras_optim_zoo import checks
-from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.moments import const, lars_trust_ratio
-from keras_optim_zoo.optimizers.lamb import _patterns
 from keras_optim_zoo.registry import register
-
-
-class PerVariableChoices(ZooOptimizer):
-    """Python decisions made per variable (by its name) and read by ``_update`` while it runs.
-
-    ``_choices(keras_variable)`` returns a hashable tuple (default: ``(decays,)``); the engine
-    gives it to ``_update`` as ``context.choices``. The per-variable fused kernel is
-    traced once per shape and dtype and reused across variables, so it is used only when the
-    choices are the same for every variable (as ``ZooLamb`` does).
-    """
-
-    def _choices(self, variable):
-        """``(decays,)`` by default: whether ``variable`` takes weight decay."""
-        return (self._decays(variable),)
-
-    def _keras_variable(self, variable):
-        return self._built_variables()[self._index_of(variable)]
-
-    def _decays(self, variable):
-        """Whether ``variable`` takes weight decay (``exclude_from_weight_decay`` honoured)."""
-        return bool(self.weight_decay) and self._use_weight_decay(self._keras_variable(variable))
-
-    def _fuses(self, variable):
-        uniform = len({self._choices(v) for v in self._built_variables()}) <= 1
-        return uniform and super()._fuses(variable)
-
-    def _decoupled_decay(self):
-        return False  # the decay is part of the algorithm's own step, in `_update`
-
-    @staticmethod
-    def _reject_unscaled_decay(name, weight_decay_scaling):
-        if weight_decay_scaling == "none":
-            raise ValueError(
-                f"`weight_decay_scaling='none'` is not supported by {name}: its weight decay is part "
-                "of its own step (see the docstring); leave weight_decay_scaling='learning_rate'."
-            )
 
 
 @register("zoo_lars")
@@ -91,7 +54,7 @@ class ZooLARS(PerVariableChoices):
         eta: trust coefficient, float >= 0. Default 0.001.
         epsilon: float >= 0, added to the ratio's denominator. Default 0.
         nesterov: bool. Default False.
-        exclude_from_layer_adaptation: ``None`` or a list of regular expressions. Default None.
+        exclude_from_layer_adaptation: ``None``, a regular expression or a list of them. Default None.
         **kwargs: the Keras base optimizer arguments (``weight_decay``, ...).
 
     Example:
@@ -109,7 +72,7 @@ class ZooLARS(PerVariableChoices):
         self.eta = checks.non_negative("eta", eta)
         self.epsilon = checks.non_negative("epsilon", epsilon)
         self.nesterov = checks.boolean("nesterov", nesterov)
-        self.exclude_from_layer_adaptation = _patterns("exclude_from_layer_adaptation", exclude_from_layer_adaptation)
+        self.exclude_from_layer_adaptation = checks.patterns("exclude_from_layer_adaptation", exclude_from_layer_adaptation)
         self._reject_unscaled_decay("ZooLARS", self.weight_decay_scaling)
 
     def _choices(self, variable):

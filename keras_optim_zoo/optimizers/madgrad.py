@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.moments import const
-from keras_optim_zoo.optimizers.lars import PerVariableChoices
+from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.registry import register
 
 

@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.moments import const
-from keras_optim_zoo.optimizers.dadapt_adam import GlobalStepSizeEstimate, growth_rate_check
+from keras_optim_zoo.families.step_size_estimate import GlobalStepSizeEstimate, growth_rate_check
 from keras_optim_zoo.registry import register
 
 

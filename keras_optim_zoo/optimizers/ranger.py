@@ -9,20 +9,8 @@ import keras
 from keras_optim_zoo import base
 from keras_optim_zoo.optimizers.radam import ZooRAdam
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.wrappers.base import inner_argument
 from keras_optim_zoo.wrappers.lookahead import Lookahead
-
-#: Keras base arguments that a ZooRanger passes to its RAdam (reading them back gives RAdam's value).
-_INNER_BASE_ATTRIBUTES = (
-    "weight_decay",
-    "clipnorm",
-    "clipvalue",
-    "global_clipnorm",
-    "use_ema",
-    "ema_momentum",
-    "ema_overwrite_frequency",
-    "gradient_accumulation_steps",
-)
-
 
 @register("zoo_ranger")
 class ZooRanger(Lookahead):
@@ -109,13 +97,14 @@ class ZooRanger(Lookahead):
 
     # ------------------------------------------------------------------ RAdam's state and options
     @property
+    def radam(self):
+        """The inner ``ZooRAdam`` (the same object as ``inner_optimizer``)."""
+        return self.inner_optimizer
+
+    @property
     def skipped_steps(self):
         """Steps skipped by ``skip_nonfinite=True`` (RAdam's count)."""
         return self.inner_optimizer.skipped_steps
-
-    @property
-    def _skipped_steps(self):
-        return self.inner_optimizer._skipped_steps
 
     @property
     def current_learning_rate(self):
@@ -127,42 +116,29 @@ class ZooRanger(Lookahead):
             return self.slow_weight(variable)
         return self.inner_optimizer.get_slot(variable, name)
 
-    def __getattr__(self, name):
-        # Only called when normal lookup fails: the rest of ZooRAdam's (ZooOptimizer's) interface,
-        # e.g. `_lazy_sparse()`, `_fuses(v)`, `_fused_step`, read by the table-driven tests and tools.
-        inner = self.__dict__.get("inner_optimizer")
-        if inner is not None and not name.startswith(("__", "_self")):
-            if name in _RADAM_ONLY or name in inner.__dict__:
-                return getattr(inner, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-def _delegate(name):
-    def getter(self):
-        return getattr(self.inner_optimizer, name)
-
-    return property(getter, doc=f"The inner RAdam's ``{name}``.")
-
-
-def _delegate_settable(name):
-    def getter(self):
-        inner = self.__dict__.get("inner_optimizer")
-        return None if inner is None else getattr(inner, name)
-
-    def setter(self, value):
-        # The Keras base constructor sets its defaults before the inner optimizer exists.
-        inner = self.__dict__.get("inner_optimizer")
-        if inner is not None:
-            setattr(inner, name, value)
-
-    return property(getter, setter, doc=f"The inner RAdam's ``{name}``.")
-
-
-for _name in ZooRAdam._config_keys + tuple(base.ZOO_BASE_KWARGS) + ("decay",):
-    setattr(ZooRanger, _name, _delegate(_name))
-for _name in _INNER_BASE_ATTRIBUTES:
-    setattr(ZooRanger, _name, _delegate_settable(_name))
-del _name
-
-#: Methods and properties of ZooRAdam that the wrapper does not have itself (delegated above).
-_RADAM_ONLY = frozenset(dir(ZooRAdam)) - frozenset(dir(ZooRanger))
+    # RAdam's arguments, reported (and, for the Keras base ones, set) as Ranger's own.
+    beta_1 = inner_argument("beta_1")
+    beta_2 = inner_argument("beta_2")
+    epsilon = inner_argument("epsilon")
+    amsgrad = inner_argument("amsgrad")
+    sma_threshold = inner_argument("sma_threshold")
+    degenerated_to_sgd = inner_argument("degenerated_to_sgd")
+    total_steps = inner_argument("total_steps")
+    warmup_proportion = inner_argument("warmup_proportion")
+    min_lr = inner_argument("min_lr")
+    decay = inner_argument("decay")
+    weight_decay_scaling = inner_argument("weight_decay_scaling")
+    skip_nonfinite = inner_argument("skip_nonfinite")
+    fused = inner_argument("fused")
+    fuse_min_size = inner_argument("fuse_min_size")
+    cautious = inner_argument("cautious")
+    state_dtype = inner_argument("state_dtype")
+    state_rounding = inner_argument("state_rounding")
+    weight_decay = inner_argument("weight_decay", settable=True)
+    clipnorm = inner_argument("clipnorm", settable=True)
+    clipvalue = inner_argument("clipvalue", settable=True)
+    global_clipnorm = inner_argument("global_clipnorm", settable=True)
+    use_ema = inner_argument("use_ema", settable=True)
+    ema_momentum = inner_argument("ema_momentum", settable=True)
+    ema_overwrite_frequency = inner_argument("ema_overwrite_frequency", settable=True)
+    gradient_accumulation_steps = inner_argument("gradient_accumulation_steps", settable=True)

@@ -14,9 +14,9 @@ from keras import ops
 
 from keras_optim_zoo import checks, keras_adapter
 from keras_optim_zoo.moments import bias_correction, compensated_add, const, constant_initializer
-from keras_optim_zoo.optimizers.lars import PerVariableChoices
+from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.wrappers.base import find_optimizer
+from keras_optim_zoo.keras_adapter import find_optimizer
 
 
 def lerp(start, end, weight):

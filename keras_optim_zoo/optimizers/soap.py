@@ -5,7 +5,7 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo.engine.policy import size as _size
 from keras_optim_zoo.moments import const, ema
-from keras_optim_zoo.optimizers.lars import PerVariableChoices
+from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.preconditioning import (
     MatrixPreconditioned,
     all_finite,

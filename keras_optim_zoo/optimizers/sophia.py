@@ -26,7 +26,7 @@ from keras_optim_zoo import sparse
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import const, constant_initializer, weighted_average
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.wrappers.base import find_optimizer
+from keras_optim_zoo.keras_adapter import find_optimizer
 
 __all__ = ["ZooSophia", "sophia_gnb_estimate", "hutchinson_estimate", "SophiaHessianCallback"]
 

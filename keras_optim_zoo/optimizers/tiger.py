@@ -1,7 +1,7 @@
 """Tiger: "tight-fisted" sign momentum (Lion with beta_1 = beta_2)."""
 
 from keras_optim_zoo import checks
-from keras_optim_zoo.optimizers.signsgd import SignMomentum
+from keras_optim_zoo.families.sign import SignMomentum
 from keras_optim_zoo.registry import register
 
 

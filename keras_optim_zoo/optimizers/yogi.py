@@ -4,7 +4,7 @@ from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.moments import adam_step_size, constant_initializer, ema
-from keras_optim_zoo.optimizers.adam import AdamFamily
+from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
 
 ACTIVATIONS = ("sign", "tanh")

@@ -34,7 +34,7 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.engine import policy
-from keras_optim_zoo.keras_adapter import WrapperAdapter
+from keras_optim_zoo.keras_adapter import WrapperAdapter, find_optimizer  # noqa: F401  (re-exported)
 from keras_optim_zoo.moments import const  # noqa: F401  (re-exported for the wrappers)
 
 #: Keras base arguments a wrapper does not take (they belong to the inner optimizer). Their default
@@ -82,18 +82,6 @@ def non_negative_int(name, value):
 compute_dtype = ZooOptimizer.compute_dtype
 
 
-def find_optimizer(optimizer, cls):
-    """The instance of ``cls`` that ``optimizer`` is or wraps (through ``LossScaleOptimizer`` and
-    other wrappers, via ``inner_optimizer``), else None."""
-    seen = set()
-    while optimizer is not None and id(optimizer) not in seen:
-        if isinstance(optimizer, cls):
-            return optimizer
-        seen.add(id(optimizer))
-        optimizer = getattr(optimizer, "inner_optimizer", None)
-    return None
-
-
 def _copy_value_into(state, variable):
     """Set the new state variable ``state`` to ``variable``'s current value, once.
 
@@ -114,6 +102,24 @@ def _copy_value_into(state, variable):
 
 def _is_empty(variable):
     return 0 in tuple(variable.shape)
+
+
+def inner_argument(name, settable=False):
+    """A property reporting the inner optimizer's argument ``name`` as the wrapper's own (for a
+    composite such as ``ZooRanger``, whose config is its inner optimizer's). ``settable``: also set
+    on the inner optimizer; the Keras base constructor sets these before the inner optimizer
+    exists (ignored then)."""
+
+    def getter(self):
+        inner = self.__dict__.get("inner_optimizer")
+        return None if inner is None else getattr(inner, name)
+
+    def setter(self, value):
+        inner = self.__dict__.get("inner_optimizer")
+        if inner is not None:
+            setattr(inner, name, value)
+
+    return property(getter, setter if settable else None, doc=f"The inner optimizer's ``{name}``.")
 
 
 class OptimizerWrapper(WrapperAdapter, keras.optimizers.Optimizer):

@@ -113,24 +113,6 @@ def unitwise_clip(gradient, variable, clipping=0.01, eps=1e-3):
 
 
 # --------------------------------------------------------------------------- wrappers
-def _patterns(exclude):
-    if exclude is None:
-        return []
-    if isinstance(exclude, str):
-        exclude = [exclude]
-    if not isinstance(exclude, (list, tuple)) or not all(isinstance(p, str) for p in exclude):
-        raise TypeError(
-            "Argument `exclude` must be None, a string or a list of strings (regular expressions "
-            f"matched against variable paths); received exclude={exclude!r}."
-        )
-    for pattern in exclude:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(f"Argument `exclude` holds an invalid regular expression {pattern!r}: {error}.") from None
-    return list(exclude)
-
-
 def _variable_path(variable):
     return getattr(variable, "path", None) or variable.name
 
@@ -163,7 +145,7 @@ class GradientTransform(OptimizerWrapper):
 
     def __init__(self, optimizer, exclude=None, name=None, **kwargs):
         super().__init__(optimizer, name=name, **kwargs)
-        self.exclude = _patterns(exclude)
+        self.exclude = checks.patterns("exclude", exclude) or []
 
     def _wrapper_config(self):
         return {"exclude": list(self.exclude) or None}

@@ -26,6 +26,12 @@ def caution(update, g, size=None):
     return update * mask / max(mean, 1e-3)
 
 
+def caution_step(w, u, g, size=None):
+    """``w - caution(u, g)``: the weights after the cautious version of the step ``u``."""
+    return w - caution(u, g, size)
+
+
 def cautious_step(w, new_w, g, size=None):
-    """``w - caution(w - new_w, g)``: the weights after the cautious version of the step."""
+    """``w - caution(w - new_w, g)``: for a step whose new weights are a closed form (the zoo's
+    ``"new_value"`` steps, e.g. Yogi's proximal step), the mask sees the displacement."""
     return w - caution(w - new_w, g, size)

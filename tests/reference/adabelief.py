@@ -25,7 +25,7 @@ rectified variant is the one of ``tfa.optimizers.AdaBelief`` and the official
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 from .radam import rho_and_r, scheduled_lr
 
 
@@ -41,8 +41,8 @@ def adabelief(beta_1=0.9, beta_2=0.999, epsilon=1e-14, amsgrad=False, rectify=Fa
         return state
 
     def update(g, state, w, t, lr):
-        new_w, new_state = step(g, state, w, t, lr)
-        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
+        u, new_state = step(g, state, w, t, lr)
+        return (caution_step(w, u, g) if cautious else w - u), new_state
 
     def step(g, state, w, t, lr):
         g = np.asarray(g, dtype=np.float64)
@@ -59,12 +59,12 @@ def adabelief(beta_1=0.9, beta_2=0.999, epsilon=1e-14, amsgrad=False, rectify=Fa
         s_hat = s / (1 - beta_2**t)
         u = m_hat / (np.sqrt(s_hat) + epsilon)
         if not rectify:
-            return w - lr_t * u, new_state
+            return lr_t * u, new_state
         rho_t, r_t = rho_and_r(beta_2, t)
         if rho_t >= sma_threshold:
-            return w - lr_t * r_t * u, new_state
+            return lr_t * r_t * u, new_state
         if degenerated_to_sgd:
-            return w - lr_t * m_hat, new_state
-        return w, new_state
+            return lr_t * m_hat, new_state
+        return np.zeros_like(w), new_state
 
     return init, update

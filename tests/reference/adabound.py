@@ -24,7 +24,7 @@ With ``cautious=True`` the step ``u = w' - w_t`` is replaced by
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def adabound(beta_1=0.9, beta_2=0.999, epsilon=1e-8, final_lr=0.1, gamma=1e-3, amsbound=False,
@@ -56,7 +56,7 @@ def adabound(beta_1=0.9, beta_2=0.999, epsilon=1e-8, final_lr=0.1, gamma=1e-3, a
         lower = f * (1 - 1 / (gamma * t + 1))
         upper = f * (1 + 1 / (gamma * t))
         eta = np.clip(a / (np.sqrt(v) + epsilon), lower, upper)
-        new_w = w - eta * m
-        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
+        u = eta * m
+        return (caution_step(w, u, g) if cautious else w - u), new_state
 
     return init, update

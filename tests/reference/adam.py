@@ -29,7 +29,7 @@ lr * g / (|g| + eps / sqrt(1 - beta_2)).
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, cautious=False):
@@ -58,7 +58,7 @@ def adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, cautious=False):
             v_hat = np.maximum(state["velocity_hat"], v)
             new_state["velocity_hat"] = v_hat
             v = v_hat
-        new_w = w - m * alpha / (np.sqrt(v) + epsilon)
-        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
+        u = m * alpha / (np.sqrt(v) + epsilon)
+        return (caution_step(w, u, g) if cautious else w - u), new_state
 
     return init, update

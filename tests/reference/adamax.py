@@ -18,7 +18,7 @@ names: ``momentum`` (m) and ``norm`` (u).
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def adamax(beta_1=0.9, beta_2=0.999, epsilon=1e-7, cautious=False):
@@ -35,9 +35,8 @@ def adamax(beta_1=0.9, beta_2=0.999, epsilon=1e-7, cautious=False):
         w = np.asarray(w, dtype=np.float64)
         m = state["momentum"] + (g - state["momentum"]) * (1 - beta_1)
         u = np.maximum(beta_2 * state["norm"], np.abs(g))
-        new_w = w - lr * m / ((1 - beta_1**t) * (u + epsilon))
-        if cautious:
-            new_w = cautious_step(w, new_w, g)
+        step = lr * m / ((1 - beta_1**t) * (u + epsilon))
+        new_w = caution_step(w, step, g) if cautious else w - step
         return new_w, {"momentum": m, "norm": u}
 
     return init, update

@@ -25,7 +25,7 @@ folded into alpha_t), as in ``adam.py``.
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def adamw(weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
@@ -53,7 +53,7 @@ def adamw(weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=Fa
             v = np.maximum(state["velocity_hat"], v)
             new_state["velocity_hat"] = v
         alpha = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        new_w = w - alpha * m / (np.sqrt(v) + epsilon)
-        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
+        u = alpha * m / (np.sqrt(v) + epsilon)
+        return (caution_step(w, u, g) if cautious else w - u), new_state
 
     return init, update

@@ -12,7 +12,7 @@ mask applies to ``u`` (the step), before the proximal division.
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def adan(beta_1=0.98, beta_2=0.92, beta_3=0.99, epsilon=1e-8, no_prox=False, weight_decay=None,
@@ -31,7 +31,7 @@ def adan(beta_1=0.98, beta_2=0.92, beta_3=0.99, epsilon=1e-8, no_prox=False, wei
         v = beta_2 * state["v"] + (1 - beta_2) * d
         n = beta_3 * state["n"] + (1 - beta_3) * (g + beta_2 * d) ** 2
         u = lr * (m / (1 - beta_1**t) + beta_2 * v / (1 - beta_2**t)) / (np.sqrt(n / (1 - beta_3**t)) + epsilon)
-        w = cautious_step(w, w - u, g) if cautious else w - u  # the mask sees the float64 displacement
+        w = caution_step(w, u, g) if cautious else w - u
         if not no_prox:
             w = w / (1 + decay)
         return w, {"m": m, "v": v, "n": n, "previous": g}

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def ademamix(beta_1=0.9, beta_2=0.999, beta_3=0.9999, alpha=2.0, beta_3_warmup=None, alpha_warmup=None,
@@ -35,6 +35,6 @@ def ademamix(beta_1=0.9, beta_2=0.999, beta_3=0.9999, alpha=2.0, beta_3_warmup=N
         m2 = b3 * state["m2"] + (1 - b3) * g
         v = beta_2 * state["v"] + (1 - beta_2) * g * g
         u = lr * (m1 / (1 - beta_1**t) + a * m2) / (np.sqrt(v) / np.sqrt(1 - beta_2**t) + epsilon)
-        return (cautious_step(w, w - u, g) if cautious else w - u), {"m1": m1, "m2": m2, "v": v}
+        return (caution_step(w, u, g) if cautious else w - u), {"m1": m1, "m2": m2, "v": v}
 
     return init, update

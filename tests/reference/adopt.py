@@ -7,7 +7,7 @@
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def adopt(beta_1=0.9, beta_2=0.9999, epsilon=1e-6, clip_exponent=0.25, weight_decay=None, cautious=False):
@@ -26,6 +26,6 @@ def adopt(beta_1=0.9, beta_2=0.9999, epsilon=1e-6, clip_exponent=0.25, weight_de
             n = np.clip(n, -c, c)
         m = beta_1 * state["momentum"] + (1 - beta_1) * n
         u = lr * m
-        return (cautious_step(w, w - u, g) if cautious else w - u), {"momentum": m, "velocity": beta_2 * state["velocity"] + (1 - beta_2) * g * g}
+        return (caution_step(w, u, g) if cautious else w - u), {"momentum": m, "velocity": beta_2 * state["velocity"] + (1 - beta_2) * g * g}
 
     return init, update

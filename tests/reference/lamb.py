@@ -26,7 +26,7 @@ exclusions (exclude_from_layer_adaptation) need variable names and are tested in
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def lamb(beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, weight_decay_in_trust_ratio=True,
@@ -50,7 +50,7 @@ def lamb(beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, weight_decay
         u = r + wd * w if weight_decay_in_trust_ratio else r
         w_norm, u_norm = np.linalg.norm(w), np.linalg.norm(u)
         ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
-        new_w = w - lr * ratio * u  # with the decay inside the trust ratio, it is part of the step
-        return (cautious_step(w, new_w, g) if cautious else new_w), {"momentum": m, "velocity": v}
+        step = lr * ratio * u  # with the decay inside the trust ratio, it is part of the step
+        return (caution_step(w, step, g) if cautious else w - step), {"momentum": m, "velocity": v}
 
     return init, update

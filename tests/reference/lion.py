@@ -12,7 +12,7 @@ Defaults as the paper's recommendation and keras.optimizers.Lion: beta_1 0.9, be
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def sign(x):
@@ -35,9 +35,8 @@ def lion(beta_1=0.9, beta_2=0.99, weight_decay=None, cautious=False):
         w = w - lr * wd * w
         m = state["momentum"]
         c = beta_1 * m + (1 - beta_1) * g
-        new_w = w - lr * sign(c)
-        if cautious:
-            new_w = cautious_step(w, new_w, g)
+        step = lr * sign(c)
+        new_w = caution_step(w, step, g) if cautious else w - step
         return new_w, {"momentum": beta_2 * m + (1 - beta_2) * g}
 
     return init, update

@@ -38,7 +38,7 @@ order, exactly once per step.
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def nadam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, schedule_decay=None, cautious=False):
@@ -74,9 +74,8 @@ def nadam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, schedule_decay=None, cautious=
 
         m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product_t)
         v_hat = v / (1 - beta_2**t)
-        new_w = w - lr * m_hat / (np.sqrt(v_hat) + epsilon)
-        if cautious:
-            new_w = cautious_step(w, new_w, g)
+        step = lr * m_hat / (np.sqrt(v_hat) + epsilon)
+        new_w = caution_step(w, step, g) if cautious else w - step
         return new_w, {
             "momentum": m,
             "velocity": v,

@@ -6,7 +6,7 @@
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def qhadam(beta_1=0.995, beta_2=0.999, nu_1=0.7, nu_2=1.0, epsilon=1e-8, weight_decay=None, cautious=False):
@@ -20,6 +20,6 @@ def qhadam(beta_1=0.995, beta_2=0.999, nu_1=0.7, nu_2=1.0, epsilon=1e-8, weight_
         v = beta_2 * state["velocity"] + (1 - beta_2) * g * g
         m_hat, v_hat = m / (1 - beta_1**t), v / (1 - beta_2**t)
         u = lr * ((1 - nu_1) * g + nu_1 * m_hat) / (np.sqrt((1 - nu_2) * g * g + nu_2 * v_hat) + epsilon)
-        return (cautious_step(w, w - u, g) if cautious else w - u), {"momentum": m, "velocity": v}
+        return (caution_step(w, u, g) if cautious else w - u), {"momentum": m, "velocity": v}
 
     return init, update

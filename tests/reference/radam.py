@@ -32,7 +32,7 @@ the step size, i.e. the l_t above; its current default skips the early steps
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step
 
 
 def radam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, sma_threshold=5.0, degenerated_to_sgd=True,
@@ -47,8 +47,8 @@ def radam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, sma_threshold=5
         return state
 
     def update(g, state, w, t, lr):
-        new_w, new_state = step(g, state, w, t, lr)
-        return (cautious_step(w, new_w, g) if cautious else new_w), new_state
+        u, new_state = step(g, state, w, t, lr)
+        return (caution_step(w, u, g) if cautious else w - u), new_state
 
     def step(g, state, w, t, lr):
         g = np.asarray(g, dtype=np.float64)
@@ -66,10 +66,10 @@ def radam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, sma_threshold=5
         rho_t, r_t = rho_and_r(beta_2, t)
         if rho_t >= sma_threshold:
             l_t = np.sqrt(1 - beta_2**t) / (np.sqrt(v) + epsilon)
-            return w - lr_t * r_t * m_hat * l_t, new_state
+            return lr_t * r_t * m_hat * l_t, new_state
         if degenerated_to_sgd:
-            return w - lr_t * m_hat, new_state
-        return w, new_state
+            return lr_t * m_hat, new_state
+        return np.zeros_like(w), new_state
 
     return init, update
 

@@ -22,7 +22,7 @@ of ``tfa.optimizers.Yogi`` (tensorflow_addons/optimizers/yogi.py).
 
 import numpy as np
 
-from ._cautious import cautious_step
+from ._cautious import caution_step, cautious_step
 
 
 def yogi(beta_1=0.9, beta_2=0.999, epsilon=1e-3, initial_accumulator_value=1e-6, l1_regularization_strength=0.0,
@@ -45,12 +45,15 @@ def yogi(beta_1=0.9, beta_2=0.999, epsilon=1e-3, initial_accumulator_value=1e-6,
             v = v - (1 - beta_2) * np.tanh(10 * (v - g**2)) * g**2
         eta = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t) if bias_correction else lr
         a = eta / (np.sqrt(v) + epsilon)
+        if l1 == 0 and l2 == 0:  # a direction: the mask acts on it
+            w_new = caution_step(w, a * m, g) if cautious else w - a * m
+            return w_new, {"momentum": m, "velocity": v}
         w_new = w - a * m
         if l1 > 0:
             w_new = np.sign(w_new) * np.maximum(np.abs(w_new) - l1 * a, 0) / (1 + l2 * a)
         elif l2 > 0:
             w_new = w_new / (1 + l2 * a)
-        if cautious:  # the whole step, proximal shrinkage included
+        if cautious:  # a closed-form new value: the mask sees the displacement, proximal shrinkage included
             w_new = cautious_step(w, w_new, g)
         return w_new, {"momentum": m, "velocity": v}
 
