@@ -164,7 +164,7 @@ CLASSIC_ROWS = (
     ),
 )
 
-# Rows of the Adam-family optimizers added for the TensorFlow Addons successor set (issue 4).
+# Rows of the Adam family (moments, rectification, trust ratio, bounds).
 ADAM_FAMILY_ROWS = (
     Row(
         "zoo_adamw",
@@ -295,11 +295,10 @@ ADAM_FAMILY_ROWS = (
             ({"weight_decay": 0.01, "weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "trust_ratio"]),
         ),
     ),
-    # <adam-family rows: add here>
 )
 
-# Rows of the other TensorFlow Addons successors (issue 4).
-TFA_OTHER_ROWS = (
+# Rows of the closed-form steps (proximal, Frank-Wolfe, coin betting), SGDW and NovoGrad.
+CLOSED_FORM_AND_LAYERWISE_ROWS = (
     Row(
         "zoo_sgdw",
         koz.ZooSGDW,
@@ -404,7 +403,6 @@ TFA_OTHER_ROWS = (
             ({"alpha": "100"}, TypeError, ["alpha", "real number"]),
         ),
     ),
-    # <other tfa rows: add here>
 )
 
 # Rows of optimizers built from wrappers (e.g. zoo_ranger = Lookahead(RAdam)).
@@ -431,11 +429,10 @@ WRAPPER_ROWS = (
             ({"slow_step_size": -0.1}, ValueError, ["slow_step_size", "[0, 1]"]),
         ),
     ),
-    # <wrapper rows: add here>
 )
 
-# Rows of the modern catalogue (issue 5), one tuple per group.
-SIGN_LARGE_BATCH_LR_FREE_ROWS = (
+# Rows of the sign methods, the trust-ratio SGD (LARS) and the learning-rate-free estimates.
+SIGN_TRUST_RATIO_LR_FREE_ROWS = (
     Row(
         "zoo_lion",
         koz.ZooLion,
@@ -505,7 +502,7 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
     # Prodigy / D-Adapt Adam: the step size d is one estimate for ALL variables. Their references
     # update every variable at once (``reference.prodigy.joint``); single-variable runs of the
     # table hold as they are, multi-variable ones need the joint hook (see the report / tests in
-    # test_modern_sign_lr_free.py). learning_rate multiplies d: 10 moves the weights visibly
+    # test_learning_rate_free.py). learning_rate multiplies d: 10 moves the weights visibly
     # within the 5 steps of the dtype check (larger rates amplify float16 rounding of w0 - w).
     Row(
         "zoo_prodigy",
@@ -551,11 +548,9 @@ SIGN_LARGE_BATCH_LR_FREE_ROWS = (
             ({"weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "ZooDAdaptAdam"]),
         ),
     ),
-    # <sign/large-batch/lr-free rows: add here>
 )
 
-MODERN_ADAM_ROWS = (
-    # <modern adam rows: add here>
+ADAM_RELATIVE_ROWS = (
     Row(
         "zoo_adan",
         koz.ZooAdan,
@@ -630,7 +625,6 @@ MODERN_ADAM_ROWS = (
             ({"nu_1": "0.7"}, TypeError, ["nu_1", "real number"]),
         ),
     ),
-    # <adopt/qhadam rows: add here>
     Row(
         "zoo_adabound",
         koz.ZooAdaBound,
@@ -676,10 +670,9 @@ MODERN_ADAM_ROWS = (
             ({"cautious": True}, ValueError, ["cautious", "ZooMADGRAD"]),
         ),
     ),
-    # <bound/madgrad rows: add here>
 )
 
-PRECONDITIONED_SCHEDULE_FREE_ROWS = (
+PRECONDITIONED_AND_AVERAGING_ROWS = (
     # Schedule-free: the reference returns y (what the variables hold in training); x, eval_mode /
     # train_mode and the fit callback are checked in test_schedule_free.py. warmup_steps 50 keeps
     # the warm-up running through all 40 parity steps (lr_max grows every step).
@@ -732,7 +725,6 @@ PRECONDITIONED_SCHEDULE_FREE_ROWS = (
             ({"weight_decay_scaling": "none"}, ValueError, ["weight_decay_scaling", "ZooScheduleFreeAdamW"]),
         ),
     ),
-    # <schedule-free rows: add here>
     Row(
         "zoo_shampoo",
         koz.ZooShampoo,
@@ -809,7 +801,6 @@ PRECONDITIONED_SCHEDULE_FREE_ROWS = (
             ({"cautious": True}, ValueError, ["cautious", "ZooSOAP"]),
         ),
     ),
-    # <preconditioned rows: add here>
     Row(
         "zoo_sophia",
         koz.ZooSophia,
@@ -834,17 +825,16 @@ PRECONDITIONED_SCHEDULE_FREE_ROWS = (
             ({"cautious": True}, ValueError, ["cautious", "ZooSophia"]),
         ),
     ),
-    # <sophia rows: add here>
 )
 
 ROWS = (
     CLASSIC_ROWS
     + ADAM_FAMILY_ROWS
-    + TFA_OTHER_ROWS
+    + CLOSED_FORM_AND_LAYERWISE_ROWS
     + WRAPPER_ROWS
-    + SIGN_LARGE_BATCH_LR_FREE_ROWS
-    + MODERN_ADAM_ROWS
-    + PRECONDITIONED_SCHEDULE_FREE_ROWS
+    + SIGN_TRUST_RATIO_LR_FREE_ROWS
+    + ADAM_RELATIVE_ROWS
+    + PRECONDITIONED_AND_AVERAGING_ROWS
 )
 
 ROWS_BY_NAME = {row.name: row for row in ROWS}

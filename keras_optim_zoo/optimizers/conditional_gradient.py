@@ -52,7 +52,7 @@ class ZooConditionalGradient(ZooOptimizer):
 
     The norm is over the whole variable (not per row). For ``0 <= lr <= 1`` the step is a convex
     combination of ``w`` and a point of the ball, so a variable that starts inside the ball stays
-    inside it (``tests/test_tfa_others.py`` checks this); a variable that starts outside is pulled
+    inside it (``tests/test_proximal_and_constrained.py`` checks this); a variable that starts outside is pulled
     in geometrically. With a constant ``lr`` the iterates keep moving by about ``lr * lambda_``
     around a minimiser inside the ball; use a decaying rate (Frank-Wolfe's classical
     ``2 / (t + 2)`` is ``keras.optimizers.schedules.InverseTimeDecay(1.0, 2, 1.0)``) to converge.

@@ -31,7 +31,7 @@ class ZooProximalAdagrad(ZooOptimizer):
     Regularized Stochastic Learning and Online Optimization", JMLR 11 (2010). The equations are
     TensorFlow's ``ApplyProximalAdagrad`` kernel (``tf.raw_ops.ResourceApplyProximalAdagrad``,
     used by ``tf.compat.v1.train.ProximalAdagradOptimizer`` and ``tfa.optimizers.ProximalAdagrad``);
-    ``tests/test_tfa_others.py`` checks the two agree in float64.
+    ``tests/test_proximal_and_constrained.py`` checks the two agree in float64.
 
     Conventions:
 

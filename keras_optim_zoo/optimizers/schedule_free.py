@@ -18,6 +18,8 @@ from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.registry import register
 from keras_optim_zoo.keras_adapter import find_optimizer
 
+__all__ = ["ZooScheduleFreeSGD", "ZooScheduleFreeAdamW", "ScheduleFreeEvalCallback"]
+
 
 def lerp(start, end, weight):
     """``torch.lerp(start, end, weight)`` as PyTorch computes it (the official code's operation)::

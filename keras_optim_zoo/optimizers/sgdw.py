@@ -23,7 +23,7 @@ class ZooSGDW(ZooSGD):
     Reference: Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019,
     arXiv:1711.05101 (Algorithm 1, SGDW). The decay is *decoupled*: unlike an L2 penalty added
     to the loss it never enters the momentum, so it is not amplified by ``1 / (1 - momentum)``
-    and every weight decays at the same relative rate (``tests/test_tfa_others.py`` compares the
+    and every weight decays at the same relative rate (``tests/test_sgdw.py`` compares the
     two).
 
     Conventions that differ between implementations:

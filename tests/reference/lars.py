@@ -8,7 +8,7 @@ paper's beta; eta = trust coefficient; ||.|| the 2-norm over the whole variable)
     w_t    = w - v_t                                         (nesterov: w - (momentum v_t + lr lambda (g + wd w)))
 
 (The paper writes gamma_t * lambda; epsilon and the ratio-1 fallback are tf.contrib's.) The
-per-variable exclusions need variable names and are tested in tests/test_modern_sign_lr_free.py.
+per-variable exclusions need variable names and are tested in tests/test_layerwise.py.
 """
 
 import numpy as np

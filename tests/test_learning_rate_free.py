@@ -1,9 +1,9 @@
-"""Algorithm-specific tests of Lion, signSGD/Signum, Tiger, LARS, Prodigy and D-Adapt Adam.
+"""Algorithm-specific tests of the learning-rate-free methods: Prodigy and D-Adapt Adam (one step
+size ``d`` estimated from all the optimizer's variables, so their NumPy references take every
+variable at once: ``reference.dadapt_adam.run_jointly``; the multi-variable float64 parity lives
+here) and COCOB (coin betting)."""
 
-Prodigy and D-Adapt Adam estimate ONE step size ``d`` from all the optimizer's variables, so their
-NumPy references take every variable at once (``reference.dadapt_adam.run_jointly``); the
-multi-variable float64 parity lives here.
-"""
+import warnings
 
 import keras
 import numpy as np
@@ -11,10 +11,10 @@ import pytest
 import tensorflow as tf
 
 import keras_optim_zoo as koz
-import reference
-from harness import TEST_FUSE_MIN_SIZE, SHAPES, gradient_stream, least_squares, run_zoo
+from harness import TEST_FUSE_MIN_SIZE, SHAPES, gradient_stream, least_squares
 from optimizer_table import ROWS_BY_NAME
 from reference.dadapt_adam import run_jointly
+
 
 # Optimizers here are made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the fused path,
 # whatever the production threshold.
@@ -26,110 +26,10 @@ def f32(x):
     return float(np.float32(x))
 
 
-# --------------------------------------------------------------------------- sign methods
-def test_lion_equals_keras_lion_with_weight_decay_bit_for_bit():
-    rng = np.random.default_rng(0)
-    start = rng.normal(size=(6, 4)).astype("float32")
-    grads = [rng.normal(size=(6, 4)).astype("float32") for _ in range(30)]
-    results = []
-    for cls in (koz.ZooLion, keras.optimizers.Lion):
-        variable = keras.Variable(start)
-        optimizer = cls(learning_rate=3e-3, beta_1=0.8, beta_2=0.95, weight_decay=0.1)
-        for g in grads:
-            optimizer.apply_gradients([(tf.constant(g), variable)])
-        results.append(variable.numpy())
-    assert np.max(np.abs(results[1] - start)) > 1e-2
-    np.testing.assert_array_equal(results[0], results[1])
-
-
-@pytest.mark.parametrize("name, kwargs", [("zoo_signsgd", {}), ("zoo_signsgd", {"momentum": 0.9}),
-                                          ("zoo_tiger", {}), ("zoo_lion", {})])
-def test_sign_methods_move_every_coordinate_by_lr_and_zero_stays(name, kwargs):
-    variable = keras.Variable(np.array([1.0, 1.0, 1.0]), dtype="float64")
-    optimizer = koz.get(name, learning_rate=0.25, **kwargs)
-    optimizer.apply_gradients([(tf.constant([3.0, -1e-3, 0.0], tf.float64), variable)])
-    np.testing.assert_array_equal(variable.numpy(), [0.75, 1.25, 1.0])  # sign(0) = 0
-
-
-def test_tiger_is_signum_with_tiger_default():
-    rng = np.random.default_rng(1)
-    start = rng.normal(size=(5, 3))
-    stream = gradient_stream(rng, [(5, 3)], 20, sparse=False)
-    tiger = run_zoo(koz.ZooTiger(0.01, fuse_min_size=TEST_FUSE_MIN_SIZE), [start], stream)
-    signum = run_zoo(koz.ZooSignSGD(0.01, momentum=0.965, fuse_min_size=TEST_FUSE_MIN_SIZE), [start], stream)
-    np.testing.assert_array_equal(tiger[0], signum[0])
-
-
-# --------------------------------------------------------------------------- LARS exclusions
-def _dense_model():
-    keras.utils.set_random_seed(4)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, bias_initializer="ones")])
-    return model
-
-
-def _lars_run(optimizer, steps=6):
-    model = _dense_model()
-    rng = np.random.default_rng(2)
-    start = [np.asarray(w, np.float64) for w in model.get_weights()]
-    grads = [[rng.normal(size=w.shape) for w in start] for _ in range(steps)]
-    optimizer.build(model.trainable_variables)
-    for step in grads:
-        optimizer.apply_gradients(zip([tf.constant(g, tf.float32) for g in step], model.trainable_variables))
-    return start, grads, [w.astype(np.float64) for w in model.get_weights()]
-
-
-def _lars_reference(start, grads, lr, per_variable_kwargs):
-    out = []
-    for i, w in enumerate(start):
-        init, update = reference.lars(**per_variable_kwargs[i])
-        state = init(w)
-        for t, step in enumerate(grads, start=1):
-            w, state = update(np.asarray(step[i], np.float32).astype(np.float64), state, w, t, f32(lr))
-        out.append(w)
-    return out
-
-
-def test_lars_excludes_bias_from_decay_and_adaptation():
-    optimizer = koz.ZooLARS(learning_rate=0.5, weight_decay=0.01, eta=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
-    optimizer.exclude_from_weight_decay(var_names=["bias"])
-    start, grads, got = _lars_run(optimizer)
-    kernel = {"weight_decay": 0.01, "eta": 0.01}
-    bias = {"weight_decay": 0.0, "eta": 0.01, "exclude": True}
-    want = _lars_reference(start, grads, 0.5, [kernel, {k: v for k, v in bias.items() if k != "exclude"}])
-    np.testing.assert_allclose(got[0], want[0], rtol=2e-6)
-    # The bias takes ratio 1 (not adapted) and no decay: plain momentum SGD.
-    sgd = _lars_reference(start, grads, 0.5, [kernel, {"eta": 0.01, "weight_decay": 0.0}])
-    assert not np.allclose(got[1], sgd[1], rtol=1e-3)  # the adapted rule would differ ...
-    init, update = reference.sgd(momentum=0.9)  # ... the bias follows Keras-form momentum SGD
-    w, state = start[1], init(start[1])
-    for t, step in enumerate(grads, start=1):
-        w, state = update(np.asarray(step[1], np.float32).astype(np.float64), state, w, t, 0.5)
-    np.testing.assert_allclose(got[1], w, rtol=2e-6)
-
-
-def test_lars_exclude_from_layer_adaptation_keeps_decay():
-    optimizer = koz.ZooLARS(learning_rate=0.5, weight_decay=0.01, exclude_from_layer_adaptation=["bias"], fuse_min_size=TEST_FUSE_MIN_SIZE)
-    start, grads, got = _lars_run(optimizer)
-    want = _lars_reference(start, grads, 0.5, [{"weight_decay": 0.01}, {"weight_decay": 0.01}])
-    np.testing.assert_allclose(got[0], want[0], rtol=2e-6)
-    # Bias: not adapted (ratio 1) but decayed inside the step: v = m v + lr (g + wd w).
-    w, v = start[1], np.zeros_like(start[1])
-    for step in grads:
-        v = 0.9 * v + 0.5 * (np.asarray(step[1], np.float32).astype(np.float64) + 0.01 * w)
-        w = w - v
-    np.testing.assert_allclose(got[1], w, rtol=2e-6)
-
-
-def test_lars_fuses_only_when_every_variable_takes_the_same_choices():
-    optimizer = koz.ZooLARS(weight_decay=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
-    optimizer.exclude_from_weight_decay(var_names=["bias"])
-    big = keras.Variable(np.ones((64, 32), "float32"), name="kernel")
-    small_bias = keras.Variable(np.ones((32,), "float32"), name="bias")
-    optimizer.build([big, small_bias])
-    assert not optimizer._fuses(big)
-    uniform = koz.ZooLARS(weight_decay=0.01, fuse_min_size=TEST_FUSE_MIN_SIZE)
-    uniform.build([keras.Variable(np.ones((64, 32), "float32"), name="kernel")])
-    assert uniform._fuses(uniform._trainable_variables[0])
+def _apply(optimizer, variable, grads, dtype="float64"):
+    for g in grads:
+        optimizer.apply_gradients([(tf.constant(g, dtype), variable)])
+    return variable.numpy()
 
 
 # --------------------------------------------------------------------------- Prodigy / D-Adapt Adam
@@ -273,3 +173,62 @@ def test_zero_gradients_leave_prodigy_and_dadapt_unchanged_as_the_official_code(
             optimizer.apply_gradients([(tf.zeros(2, tf.float64), variable)])
         np.testing.assert_array_equal(variable.numpy(), [1.0, -2.0])
         assert float(optimizer.d_estimate) == 1e-6
+
+
+# --------------------------------------------------------------------------- COCOB
+def test_cocob_first_step_moves_each_weight_by_one_over_alpha():
+    """Step 1: L = G = |g|, theta = g, reward = 0, so tilde_w = -sign(g) / alpha (paper, Alg. 2)."""
+    w0 = np.array([0.5, -1.0, 2.0, 0.0])
+    g = np.array([3.0, -1e-3, 0.0, 250.0])
+    variable = keras.Variable(w0, dtype="float64")
+    _apply(koz.ZooCOCOB(alpha=100.0), variable, [g])
+    np.testing.assert_allclose(variable.numpy(), w0 - np.sign(g) / 100.0, rtol=1e-15)
+    assert variable.numpy()[2] == 2.0  # a zero gradient (L = epsilon, no 0/0) leaves the weight alone
+
+
+def test_cocob_is_learning_rate_free():
+    """The learning rate does not enter the step (it is accepted for API compatibility)."""
+    rng = np.random.default_rng(2)
+    w0, grads = rng.normal(size=(3, 2)), [rng.normal(size=(3, 2)) for _ in range(20)]
+    results = []
+    for lr in (1.0, 1e-4, 10.0):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            optimizer = koz.ZooCOCOB(learning_rate=lr)
+        assert any("learning-rate free" in str(w.message) for w in caught) == (lr != 1.0)
+        results.append(_apply(optimizer, keras.Variable(w0, dtype="float64"), grads))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+    assert np.max(np.abs(results[0] - w0)) > 0.02
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 100.0])
+def test_cocob_solves_least_squares_at_any_scale_with_default_arguments(scale):
+    """No tuning: the same COCOB() solves the problem whether the data are tiny or huge; a fixed
+    SGD learning rate that suits scale 1 diverges at scale 100 and crawls at scale 0.01."""
+    a, b, _ = least_squares(seed=3)
+    a, b = a.astype("float64") * scale, b.astype("float64") * scale
+    x_opt, *_ = np.linalg.lstsq(a, b, rcond=None)
+    best = 0.5 * np.mean((a @ x_opt - b) ** 2)
+
+    def run(optimizer, steps=600):
+        x = keras.Variable(np.zeros((a.shape[1], 1)), dtype="float64")
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                loss = 0.5 * tf.reduce_mean(tf.square(tf.matmul(a, x.value) - b))
+            optimizer.apply_gradients([(tape.gradient(loss, x.value), x)])
+            return loss
+
+        first = float(step())
+        for _ in range(steps):
+            last = float(step())
+        return (last - best) / (first - best)
+
+    assert run(koz.ZooCOCOB()) < 1e-3
+    sgd = run(koz.ZooSGD(learning_rate=0.1))
+    if scale == 1.0:
+        assert sgd < 1e-3
+    else:
+        assert not sgd < 1e-3  # diverges (NaN / huge) or has not got there
