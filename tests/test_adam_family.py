@@ -12,7 +12,6 @@ import tensorflow as tf
 
 import keras_optim_zoo as koz
 from harness import TEST_FUSE_MIN_SIZE
-from keras_optim_zoo import base
 
 # Optimizers here are made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the fused path,
 # whatever the production threshold.

@@ -12,7 +12,6 @@ import tensorflow as tf
 
 import keras_optim_zoo as koz
 from harness import TEST_FUSE_MIN_SIZE
-from keras_optim_zoo import base
 from keras_optim_zoo.moments import cautious
 from reference._cautious import caution
 
