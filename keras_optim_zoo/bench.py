@@ -21,20 +21,15 @@ import time
 
 import numpy as np
 
-#: zoo name -> (class name in keras.optimizers, arguments used on both sides)
-BUILTIN_EQUIVALENTS = {
-    "zoo_sgd": ("SGD", {"momentum": 0.9}),
-    "zoo_rmsprop": ("RMSprop", {}),
-    "zoo_adagrad": ("Adagrad", {}),
-    "zoo_adadelta": ("Adadelta", {}),
-    "zoo_adam": ("Adam", {}),
-    "zoo_adamax": ("Adamax", {}),
-    "zoo_nadam": ("Nadam", {}),
-    "zoo_adamw": ("AdamW", {}),
-    "zoo_lamb": ("Lamb", {}),
-    "zoo_lion": ("Lion", {}),
-    "zoo_lazy_adam": ("Adam", {}),  # dense gradients: Adam
-}
+def builtin_equivalents():
+    """``{zoo name: (class name in keras.optimizers, arguments used on both sides)}``, from the specs."""
+    from keras_optim_zoo import registry
+
+    return {
+        name: (cls.spec.builtin, dict(cls.spec.builtin_arguments))
+        for name, cls in registry.registered().items()
+        if cls.spec.builtin
+    }
 
 
 def parse_size(text):
@@ -55,7 +50,7 @@ def make_optimizer(spec, overrides=None):
     from keras_optim_zoo.registry import parse_spec
 
     name, spec_kwargs = parse_spec(spec)
-    builtin, kwargs = BUILTIN_EQUIVALENTS.get(name, (None, {}))
+    builtin, kwargs = builtin_equivalents().get(name, (None, {}))
     kwargs = {**kwargs, **spec_kwargs, **(overrides or {})}
     zoo = koz.get(name, **kwargs)
     twin = None
@@ -243,7 +238,7 @@ def run(names, sizes, layouts, steps, warmup, fit=True, report=print):
     bandwidth = copy_bandwidth()
     report(f"copy bandwidth: {bandwidth / 1e9:.1f} GB/s (dst.assign_add(src): two reads, one write)")
     results = {"copy_bandwidth_bytes_per_s": bandwidth, "cases": [], "fit": {}, "fit_wide": {}}
-    if fit and any(name in BUILTIN_EQUIVALENTS for name in names):
+    if fit and any(name in builtin_equivalents() for name in names):
         results["fit_noise"] = fit_noise()
         _release_memory()
         report(f"fit noise (A/A: built-in Adam against itself, same protocol): {results['fit_noise']:.3f}")
@@ -260,7 +255,7 @@ def run(names, sizes, layouts, steps, warmup, fit=True, report=print):
             results["fit"][name] = fit_throughput(name)
             _release_memory()
             report(f"  fit on the compare MLP: {format_fit(results['fit'][name])}")
-            if name in BUILTIN_EQUIVALENTS:
+            if name in builtin_equivalents():
                 results["fit_wide"][name] = fit_throughput(name, hidden_units=WIDE_HIDDEN_UNITS)
                 _release_memory()
                 report(f"  fit on the wide MLP (64-{WIDE_HIDDEN_UNITS}-10): {format_fit(results['fit_wide'][name])}")

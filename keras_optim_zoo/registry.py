@@ -1,13 +1,15 @@
 """The one place where optimizers are registered.
 
-``register("zoo_adam")`` on a class does three things:
+``@register`` on a class with a ``spec`` (``spec.OptimizerSpec``) does three things, under the
+spec's name (e.g. ``"zoo_adam"``):
 
 * registers the class as Keras-serializable (key ``"keras_optim_zoo>ZooAdam"``), so a ``.keras``
   file that uses it reloads once ``keras_optim_zoo`` is imported;
 * adds the alias ``"zoo_adam"`` to Keras's custom objects, so ``keras.optimizers.get("zoo_adam")``
   and ``model.compile(optimizer="zoo_adam")`` work next to the built-ins (registration alone does
   not make a string identifier work);
-* records the name and the first line of the docstring for ``list_optimizers()``.
+* records the name for ``list_optimizers()`` (with the spec's summary, which must be the first line
+  of the class docstring).
 """
 
 from __future__ import annotations
@@ -21,26 +23,35 @@ PACKAGE = "keras_optim_zoo"
 _REGISTRY: dict[str, type] = {}
 
 
-def register(name):
-    """Class decorator registering an optimizer under ``name`` (must start with ``zoo_``)."""
-    if not name.startswith("zoo_"):
-        raise ValueError(f"Zoo optimizer names start with 'zoo_'; received {name!r}.")
-
-    def decorator(cls):
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"{name!r} is already registered to {_REGISTRY[name].__name__}.")
-        cls = keras.saving.register_keras_serializable(package=PACKAGE)(cls)
-        keras.saving.get_custom_objects()[name] = cls
-        cls.registered_name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorator
+def register(cls):
+    """Class decorator registering an optimizer under its ``spec.name`` (see the module docstring)."""
+    spec = cls.__dict__.get("spec")
+    if spec is None:
+        raise TypeError(f"{cls.__name__} has no `spec` of its own (keras_optim_zoo.spec.OptimizerSpec) to register.")
+    name = spec.name
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"{name!r} is already registered to {_REGISTRY[name].__name__}.")
+    first_line = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    if first_line != spec.summary:
+        raise ValueError(
+            f"{cls.__name__}'s docstring must start with its spec's summary {spec.summary!r}; it starts "
+            f"with {first_line!r}."
+        )
+    cls = keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+    keras.saving.get_custom_objects()[name] = cls
+    cls.registered_name = name
+    _REGISTRY[name] = cls
+    return cls
 
 
 def summary(cls):
-    """The first line of a class docstring."""
-    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    """The one-line summary of a registered class (its spec's)."""
+    return cls.spec.summary
+
+
+def registered():
+    """``{name: class}`` of every registered optimizer, in registration order."""
+    return dict(_REGISTRY)
 
 
 def list_optimizers():

@@ -5,13 +5,13 @@ optimizer that has no row. Each row drives every table-driven check:
 
 * ``variants``: hyper-parameter combinations checked against ``reference`` in float64 (the first
   one is the defaults); together they exercise every flag of the optimizer;
-* ``builtin``: the Keras built-in with the same algorithm and defaults (step-for-step equality),
-  or ``None``;
-* ``sparse``: what a ``tf.IndexedSlices`` gradient means: ``"dense"`` (the result equals the same
-  gradient made dense) or ``"lazy"`` (only the touched rows and their state change, e.g. LazyAdam;
-  the built-in comparison then feeds it dense gradients);
-* ``legacy``: the name of the Keras 2 optimizer in ``tf_keras.optimizers.legacy`` reproducing
-  Keras 2 arguments (``lr``, ``decay``, ``epsilon=None``), with the zoo arguments that match it;
+* ``builtin``, ``sparse`` and the Keras 2 twin come from the optimizer's spec
+  (``keras_optim_zoo/spec.py``): the built-in with the same algorithm and defaults (step-for-step
+  equality), what a ``tf.IndexedSlices`` gradient means (``"dense"``: the result equals the same
+  gradient made dense; ``"lazy"``: only the touched rows and their state change, the built-in
+  comparison then feeds dense gradients), and the optimizer in ``tf_keras.optimizers.legacy``
+  reproducing Keras 2 arguments (``lr``, ``decay``, ``epsilon=None``);
+* ``legacy_arguments``: the zoo arguments that match that Keras 2 optimizer;
 * ``learning_rate``: a learning rate that moves the weights visibly in the parity tests;
 * ``converge``: arguments that solve the small convex problem of the convergence test;
 * ``invalid``: ``(kwargs, exception type, words the message must contain)`` on top of the checks
@@ -38,9 +38,7 @@ class Row:
     cls: type
     reference: object
     variants: tuple
-    builtin: type | None = None
-    sparse: str = "dense"
-    legacy: tuple | None = None
+    legacy_arguments: dict = dataclasses.field(default_factory=dict)
     learning_rate: float = 0.01
     converge: dict = dataclasses.field(default_factory=dict)
     invalid: tuple = ()
@@ -48,6 +46,22 @@ class Row:
 
     def __str__(self):
         return self.name
+
+    # From the optimizer's spec (keras_optim_zoo/spec.py), not repeated here:
+    @property
+    def builtin(self):
+        """The Keras built-in with the same algorithm and defaults (step-for-step equality), or None."""
+        return self.cls.spec.builtin_class()
+
+    @property
+    def sparse(self):
+        """``"dense"`` or ``"lazy"``: what a ``tf.IndexedSlices`` gradient means."""
+        return self.cls.spec.sparse
+
+    @property
+    def legacy(self):
+        """``(Keras 2 optimizer name, zoo arguments that match it)``, or None."""
+        return (self.cls.spec.keras2, self.legacy_arguments) if self.cls.spec.keras2 else None
 
 
 BETAS_INVALID = (
@@ -63,8 +77,7 @@ CLASSIC_ROWS = (
         koz.ZooSGD,
         reference.sgd,
         variants=({}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 1.0}),
-        builtin=keras.optimizers.SGD,
-        legacy=("SGD", {"momentum": 0.9, "nesterov": True}),
+        legacy_arguments={"momentum": 0.9, "nesterov": True},
         converge={"learning_rate": 0.1, "momentum": 0.5},
         invalid=(
             ({"momentum": 1.5}, ValueError, ["momentum", "[0, 1]"]),
@@ -82,8 +95,7 @@ CLASSIC_ROWS = (
             {"centered": True},
             {"centered": True, "momentum": 0.5, "rho": 0.8, "epsilon": 1e-5},
         ),
-        builtin=keras.optimizers.RMSprop,
-        legacy=("RMSprop", {"rho": 0.8, "momentum": 0.5, "centered": True}),
+        legacy_arguments={"rho": 0.8, "momentum": 0.5, "centered": True},
         converge={"learning_rate": 0.02},
         invalid=(
             ({"rho": 1.0}, ValueError, ["rho", "[0, 1)"]),
@@ -98,8 +110,7 @@ CLASSIC_ROWS = (
         koz.ZooAdagrad,
         reference.adagrad,
         variants=({}, {"initial_accumulator_value": 0.0, "epsilon": 1e-3}),
-        builtin=keras.optimizers.Adagrad,
-        legacy=("Adagrad", {"initial_accumulator_value": 0.2}),
+        legacy_arguments={"initial_accumulator_value": 0.2},
         learning_rate=0.1,
         converge={"learning_rate": 0.5},
         invalid=(
@@ -112,8 +123,7 @@ CLASSIC_ROWS = (
         koz.ZooAdadelta,
         reference.adadelta,
         variants=({}, {"rho": 0.9, "epsilon": 1e-6}),
-        builtin=keras.optimizers.Adadelta,
-        legacy=("Adadelta", {"rho": 0.9}),
+        legacy_arguments={"rho": 0.9},
         learning_rate=1.0,
         converge={"learning_rate": 1.0, "epsilon": 1e-4},
         invalid=(
@@ -131,8 +141,7 @@ CLASSIC_ROWS = (
             {"cautious": True, "amsgrad": True},
             {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3},
         ),
-        builtin=keras.optimizers.Adam,
-        legacy=("Adam", {"amsgrad": True}),
+        legacy_arguments={"amsgrad": True},
         converge={"learning_rate": 0.05},
         invalid=BETAS_INVALID + (({"amsgrad": "False"}, TypeError, ["amsgrad"]),),
     ),
@@ -141,8 +150,7 @@ CLASSIC_ROWS = (
         koz.ZooAdamax,
         reference.adamax,
         variants=({}, {"cautious": True, "beta_1": 0.5}, {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3}),
-        builtin=keras.optimizers.Adamax,
-        legacy=("Adamax", {"beta_1": 0.8}),
+        legacy_arguments={"beta_1": 0.8},
         converge={"learning_rate": 0.05},
         invalid=BETAS_INVALID,
     ),
@@ -156,9 +164,8 @@ CLASSIC_ROWS = (
             {"cautious": True, "schedule_decay": 0.004},
             {"beta_1": 0.5, "beta_2": 0.9, "schedule_decay": 0.1},
         ),
-        builtin=keras.optimizers.Nadam,
         # tf.keras 2's Nadam uses the paper's schedule (schedule_decay=0.004) and ignores `decay`.
-        legacy=("Nadam", {"schedule_decay": 0.004}),
+        legacy_arguments={"schedule_decay": 0.004},
         converge={"learning_rate": 0.05},
         invalid=BETAS_INVALID + (({"schedule_decay": -0.004}, ValueError, ["schedule_decay"]),),
     ),
@@ -180,7 +187,6 @@ ADAM_FAMILY_ROWS = (
             {"cautious": True, "weight_decay": 0.03125},
             {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3, "weight_decay": 0.0078125, "weight_decay_scaling": "none"},
         ),
-        builtin=keras.optimizers.AdamW,
         converge={"learning_rate": 0.05, "weight_decay": 0.0},
         invalid=BETAS_INVALID
         + (
@@ -200,9 +206,7 @@ ADAM_FAMILY_ROWS = (
             {"cautious": True, "amsgrad": True},
             {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3},
         ),
-        builtin=keras.optimizers.Adam,  # dense gradients: Adam exactly
-        sparse="lazy",
-        legacy=("Adam", {"amsgrad": True}),
+        legacy_arguments={"amsgrad": True},
         converge={"learning_rate": 0.05},
         invalid=BETAS_INVALID + (({"amsgrad": 0}, TypeError, ["amsgrad"]),),
     ),
@@ -285,7 +289,6 @@ ADAM_FAMILY_ROWS = (
             {"weight_decay": 0.03125, "weight_decay_in_trust_ratio": False, "weight_decay_scaling": "none",
              "beta_1": 0.5, "epsilon": 1e-3},
         ),
-        builtin=keras.optimizers.Lamb,  # without weight decay
         converge={"learning_rate": 0.05},
         invalid=BETAS_INVALID
         + (
@@ -353,7 +356,6 @@ CLOSED_FORM_AND_LAYERWISE_ROWS = (
         ),
         # TF's sparse kernel: only the touched rows take the (proximal) step. With l1 = l2 = 0 this
         # is exactly the dense result; with l1/l2 > 0 a dense zero gradient would still shrink a row.
-        sparse="lazy",
         learning_rate=0.1,
         converge={"learning_rate": 0.5},
         invalid=(
@@ -444,7 +446,6 @@ SIGN_TRUST_RATIO_LR_FREE_ROWS = (
             {"cautious": True, "weight_decay": 0.03125},
             {"weight_decay": 0.03125, "beta_1": 1.0},
         ),
-        builtin=keras.optimizers.Lion,
         converge={"learning_rate": 0.05},
         invalid=(
             ({"beta_1": 0.0}, ValueError, ["beta_1", "(0, 1]"]),

@@ -44,11 +44,22 @@ def test_builtins_still_resolve_next_to_the_zoo():
     assert type(keras.optimizers.get("zoo_adam")) is koz.ZooAdam
 
 
-def test_register_rejects_bad_and_duplicate_names():
+def test_register_rejects_bad_and_duplicate_names_and_a_summary_the_docstring_lacks():
+    from keras_optim_zoo.spec import OptimizerSpec
+
     with pytest.raises(ValueError, match="start with 'zoo_'"):
-        register("adam")
+        OptimizerSpec(name="adam", summary="Adam.", family="adam")
+    with pytest.raises(ValueError, match="one sentence"):
+        OptimizerSpec(name="zoo_x", summary="two\nlines.", family="adam")
+    with pytest.raises(ValueError, match="sparse"):
+        OptimizerSpec(name="zoo_x", summary="X.", family="adam", sparse="rows")
+    spec = koz.ZooAdam.spec
     with pytest.raises(ValueError, match="already registered"):
-        register("zoo_adam")(type("Other", (koz.ZooAdam,), {}))
+        register(type("Other", (koz.ZooAdam,), {"spec": spec, "__doc__": spec.summary}))
+    with pytest.raises(ValueError, match="docstring must start"):
+        register(type("Other", (koz.ZooAdam,), {"spec": OptimizerSpec("zoo_other", "Other.", "adam"), "__doc__": "No."}))
+    with pytest.raises(TypeError, match="no `spec`"):
+        register(type("Other", (koz.ZooAdam,), {}))
 
 
 def test_readme_table_equals_the_registry():

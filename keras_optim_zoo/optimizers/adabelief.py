@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, ema
 from keras_optim_zoo.families.rectified import RectifiedFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adabelief")
+@register
 class ZooAdaBelief(RectifiedFamily):
     """AdaBelief: Adam that scales its step by the belief in the observed gradient.
 
@@ -69,6 +70,13 @@ class ZooAdaBelief(RectifiedFamily):
         >>> model.compile(optimizer="zoo_adabelief", ...)
         >>> keras_optim_zoo.ZooAdaBelief(1e-3, rectify=True)   # tfa.optimizers.AdaBelief's defaults
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adabelief",
+        summary='AdaBelief: Adam that scales its step by the belief in the observed gradient.',
+        family="adam",
+        paper='Zhuang, Tang, Ding, Tatikonda, Dvornek, Papademetris & Duncan, "AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed Gradients", NeurIPS 2020, arXiv:2010.07468 (Algorithm 2)',
+    )
 
     _config_keys = RectifiedFamily._config_keys + ("rectify",)
 

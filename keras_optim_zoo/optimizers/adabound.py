@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import adam_step_size, const, dynamic_bounds
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adabound")
+@register
 class ZooAdaBound(AdamFamily):
     """AdaBound: Adam with each coordinate's step size clipped to bounds that converge to SGD's rate.
 
@@ -73,6 +74,13 @@ class ZooAdaBound(AdamFamily):
         >>> model.compile(optimizer=optimizer, ...)        # or optimizer="zoo_adabound"
         >>> keras_optim_zoo.ZooAdaBound(amsbound=True)    # AMSBound
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adabound",
+        summary="AdaBound: Adam with each coordinate's step size clipped to bounds that converge to SGD's rate.",
+        family="adam",
+        paper='Luo, Xiong, Liu & Sun, "Adaptive Gradient Methods with Dynamic Bound of Learning Rate", ICLR 2019, arXiv:1902.09843 (Algorithm 2 AdaBound, Algorithm 3 AMSBound)',
+    )
 
     _config_keys = AdamFamily._config_keys + ("final_lr", "gamma", "amsbound", "base_learning_rate")
 

@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import weighted_average
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adadelta")
+@register
 class ZooAdadelta(ZooOptimizer):
     """Adadelta: step sizes from running averages of squared gradients and of squared updates.
 
@@ -36,6 +37,15 @@ class ZooAdadelta(ZooOptimizer):
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooAdadelta(learning_rate=1.0), ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adadelta",
+        summary='Adadelta: step sizes from running averages of squared gradients and of squared updates.',
+        family="adadelta",
+        paper='Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701 (2012)',
+        builtin="Adadelta",
+        keras2="Adadelta",
+    )
 
     _config_keys = ("rho", "epsilon")
 

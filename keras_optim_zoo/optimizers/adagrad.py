@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import constant_initializer
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adagrad")
+@register
 class ZooAdagrad(ZooOptimizer):
     """Adagrad: per-coordinate learning rates from the running sum of squared gradients.
 
@@ -35,6 +36,15 @@ class ZooAdagrad(ZooOptimizer):
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooAdagrad(learning_rate=0.1), ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adagrad",
+        summary='Adagrad: per-coordinate learning rates from the running sum of squared gradients.',
+        family="adagrad",
+        paper='Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning and Stochastic Optimization", JMLR 12 (2011)',
+        builtin="Adagrad",
+        keras2="Adagrad",
+    )
 
     _config_keys = ("initial_accumulator_value", "epsilon")
 

@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.moments import adam_step_size
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adam")
+@register
 class ZooAdam(AdamFamily):
     """Adam: adaptive moment estimation, with the AMSGrad option.
 
@@ -41,6 +42,15 @@ class ZooAdam(AdamFamily):
         >>> model.compile(optimizer=keras_optim_zoo.ZooAdam(3e-4, amsgrad=True), ...)
         >>> keras.optimizers.get("zoo_adam")
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adam",
+        summary='Adam: adaptive moment estimation, with the AMSGrad option.',
+        family="adam",
+        paper='Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv:1412.6980 (2014)',
+        builtin="Adam",
+        keras2="Adam",
+    )
 
     _config_keys = AdamFamily._config_keys + ("amsgrad",)
 

@@ -5,9 +5,10 @@ from keras import ops
 from keras_optim_zoo.moments import bias_correction, ema
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adamax")
+@register
 class ZooAdamax(AdamFamily):
     """Adamax: the Adam variant based on the infinity norm of past gradients.
 
@@ -34,6 +35,15 @@ class ZooAdamax(AdamFamily):
     Example:
         >>> model.compile(optimizer="zoo_adamax", ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adamax",
+        summary='Adamax: the Adam variant based on the infinity norm of past gradients.',
+        family="adam",
+        paper='Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv:1412.6980 (2014), Section 7.1',
+        builtin="Adamax",
+        keras2="Adamax",
+    )
 
     def _slot_specs(self):
         return [("momentum", "zeros"), ("norm", "zeros")]

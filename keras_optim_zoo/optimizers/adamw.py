@@ -3,9 +3,10 @@
 from keras_optim_zoo import checks
 from keras_optim_zoo.optimizers.adam import ZooAdam
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adamw")
+@register
 class ZooAdamW(ZooAdam):
     """AdamW: Adam with decoupled weight decay, equal to keras.optimizers.AdamW at its defaults.
 
@@ -53,6 +54,14 @@ class ZooAdamW(ZooAdam):
         >>> model.compile(optimizer="zoo_adamw", ...)
         >>> keras_optim_zoo.ZooAdamW(1e-3, weight_decay=1e-4, weight_decay_scaling="none")  # TFA's AdamW
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adamw",
+        summary='AdamW: Adam with decoupled weight decay, equal to keras.optimizers.AdamW at its defaults.',
+        family="adam",
+        paper='Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019, arXiv:1711.05101 (Algorithm 2)',
+        builtin="AdamW",
+    )
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):

@@ -7,9 +7,10 @@ from keras_optim_zoo.moments import bias_correction, const, ema
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adan")
+@register
 class ZooAdan(PerVariableChoices, AdamFamily):
     """Adan: Adam with a moving average of gradient differences (a Nesterov-style look-ahead).
 
@@ -48,6 +49,13 @@ class ZooAdan(PerVariableChoices, AdamFamily):
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooAdan(1e-3, weight_decay=0.02), ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adan",
+        summary='Adan: Adam with a moving average of gradient differences (a Nesterov-style look-ahead).',
+        family="adam",
+        paper='Xie, Zhou, Li, Lin & Yan, "Adan: Adaptive Nesterov Momentum Algorithm for Faster Optimizing Deep Models", 2022, arXiv:2208.06677',
+    )
 
     _config_keys = AdamFamily._config_keys + ("beta_3", "no_prox")
 

@@ -8,6 +8,7 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const, weighted_average
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
 def _half_life(beta):
@@ -15,7 +16,7 @@ def _half_life(beta):
     return math.log(0.5) / math.log(beta + 1e-8) - 1.0
 
 
-@register("zoo_ademamix")
+@register
 class ZooAdEMAMix(AdamFamily):
     """AdEMAMix: Adam's step plus ``alpha`` times a slow (long-memory) average of the gradients.
 
@@ -55,6 +56,13 @@ class ZooAdEMAMix(AdamFamily):
     Example:
         >>> optimizer = keras_optim_zoo.ZooAdEMAMix(1e-3, alpha=5.0, beta_3_warmup=10_000, alpha_warmup=10_000)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_ademamix",
+        summary="AdEMAMix: Adam's step plus ``alpha`` times a slow (long-memory) average of the gradients.",
+        family="adam",
+        paper='Pagliardini, Ablin & Grangier, "The AdEMAMix Optimizer: Better, Faster, Older", 2024, arXiv:2409.03137',
+    )
 
     _config_keys = AdamFamily._config_keys + ("beta_3", "alpha", "beta_3_warmup", "alpha_warmup")
 

@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import const, ema, weighted_average
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_adopt")
+@register
 class ZooADOPT(AdamFamily):
     """ADOPT: the current gradient is normalized by the second moment of the steps before it.
 
@@ -40,6 +41,13 @@ class ZooADOPT(AdamFamily):
         clip_exponent: float > 0, or None for the unclipped (original) ADOPT. Default 0.25.
         **kwargs: the Keras base optimizer arguments and the zoo's (``cautious``, ...).
     """
+
+    spec = OptimizerSpec(
+        name="zoo_adopt",
+        summary='ADOPT: the current gradient is normalized by the second moment of the steps before it.',
+        family="adam",
+        paper='Taniguchi et al., "ADOPT: Modified Adam Can Converge with Any beta_2 with the Optimal Rate", NeurIPS 2024, arXiv:2411.02853',
+    )
 
     _config_keys = AdamFamily._config_keys + ("clip_exponent",)
 

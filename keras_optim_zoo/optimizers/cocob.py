@@ -8,9 +8,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import const, constant_initializer
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_cocob")
+@register
 class ZooCOCOB(ZooOptimizer):
     """COCOB-Backprop: learning-rate-free training by coin betting.
 
@@ -67,6 +68,13 @@ class ZooCOCOB(ZooOptimizer):
         >>> model.compile(optimizer=keras_optim_zoo.ZooCOCOB(), loss="mse")
         >>> model.compile(optimizer="zoo_cocob", loss="mse")
     """
+
+    spec = OptimizerSpec(
+        name="zoo_cocob",
+        summary='COCOB-Backprop: learning-rate-free training by coin betting.',
+        family="learning-rate-free",
+        paper='Orabona & Tommasi, "Training Deep Networks without Learning Rates Through Coin Betting", NeurIPS 2017, arXiv:1705.07795 (Algorithm 2, COCOB-Backprop',
+    )
 
     _full_precision_slots = ("tilde_w",)  # kept in the variable's dtype (state_dtype)
     _config_keys = ("alpha", "epsilon")

@@ -8,6 +8,7 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import const
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 NORMS = ("fro", "nuclear")
 
@@ -38,7 +39,7 @@ def nuclear_direction(gradient):
     return ops.reshape(direction, shape)
 
 
-@register("zoo_conditional_gradient")
+@register
 class ZooConditionalGradient(ZooOptimizer):
     """Conditional gradient (Frank-Wolfe) with a Frobenius- or nuclear-norm ball per variable.
 
@@ -101,6 +102,13 @@ class ZooConditionalGradient(ZooOptimizer):
         >>> optimizer = keras_optim_zoo.ZooConditionalGradient(learning_rate=schedule, lambda_=5.0)
         >>> model.compile(optimizer=optimizer, loss="mse")
     """
+
+    spec = OptimizerSpec(
+        name="zoo_conditional_gradient",
+        summary='Conditional gradient (Frank-Wolfe) with a Frobenius- or nuclear-norm ball per variable.',
+        family="projection-free",
+        paper='Frank & Wolfe, "An algorithm for quadratic programming", Naval Research Logistics Quarterly 3 (1956)',
+    )
 
     _config_keys = ("lambda_", "epsilon", "ord")
 

@@ -8,9 +8,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import const
 from keras_optim_zoo.families.step_size_estimate import GlobalStepSizeEstimate, growth_rate_check
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_dadapt_adam")
+@register
 class ZooDAdaptAdam(GlobalStepSizeEstimate):
     """D-Adaptation Adam: Adam with a step size ``d`` estimated from the run (no learning rate to tune).
 
@@ -63,6 +64,13 @@ class ZooDAdaptAdam(GlobalStepSizeEstimate):
         >>> model.compile(optimizer=optimizer, ...)               # or optimizer="zoo_dadapt_adam"
         >>> float(optimizer.d_estimate)                           # the adapted step size, for logging
     """
+
+    spec = OptimizerSpec(
+        name="zoo_dadapt_adam",
+        summary='D-Adaptation Adam: Adam with a step size ``d`` estimated from the run (no learning rate to tune).',
+        family="learning-rate-free",
+        paper='Defazio & Mishchenko, "Learning-Rate-Free Learning by D-Adaptation", ICML 2023, arXiv:2301.07733',
+    )
 
     _full_precision_slots = ("s",)  # kept in the variable's dtype (state_dtype)
     _config_keys = ("beta_1", "beta_2", "epsilon", "d0", "growth_rate", "use_bias_correction")

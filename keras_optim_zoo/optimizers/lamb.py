@@ -8,9 +8,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const, trust_ratio
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_lamb")
+@register
 class ZooLamb(AdamFamily):
     """LAMB: layer-wise adaptive moments, Adam scaled per variable by the trust ratio ||w|| / ||u||.
 
@@ -68,6 +69,14 @@ class ZooLamb(AdamFamily):
         >>> optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])  # BERT's recipe
         >>> model.compile(optimizer=optimizer, ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_lamb",
+        summary='LAMB: layer-wise adaptive moments, Adam scaled per variable by the trust ratio ||w|| / ||u||.',
+        family="adam",
+        paper='You, Li, Reddi, Hseu, Kumar, Bhojanapalli, Song, Demmel, Keutzer & Hsieh, "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR 2020, arXiv:1904.00962 (Algorithm 2, with the scaling function phi the identity)',
+        builtin="Lamb",
+    )
 
     _config_keys = AdamFamily._config_keys + ("exclude_from_layer_adaptation", "weight_decay_in_trust_ratio")
 

@@ -8,9 +8,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.moments import const, lars_trust_ratio
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_lars")
+@register
 class ZooLARS(PerVariableChoices):
     """LARS: SGD with momentum whose step is scaled per variable by a layer-wise trust ratio.
 
@@ -62,6 +63,13 @@ class ZooLARS(PerVariableChoices):
         >>> optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
         >>> model.compile(optimizer=optimizer, ...)   # or optimizer="zoo_lars"
     """
+
+    spec = OptimizerSpec(
+        name="zoo_lars",
+        summary='LARS: SGD with momentum whose step is scaled per variable by a layer-wise trust ratio.',
+        family="trust-ratio",
+        paper='You, Gitman & Ginsburg, "Large Batch Training of Convolutional Networks", 2017, arXiv:1708.03888, Algorithm 1 (``lambda = eta ||w|| / (||grad|| + beta ||w||)``, the local LR multiplies the decayed gradient inside the momentum)',
+    )
 
     _config_keys = ("momentum", "eta", "epsilon", "nesterov", "exclude_from_layer_adaptation")
 

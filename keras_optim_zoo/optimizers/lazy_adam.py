@@ -2,9 +2,10 @@
 
 from keras_optim_zoo.optimizers.adam import ZooAdam
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_lazy_adam")
+@register
 class ZooLazyAdam(ZooAdam):
     """LazyAdam: Adam that updates only the rows of a sparse gradient, and their moments.
 
@@ -44,6 +45,16 @@ class ZooLazyAdam(ZooAdam):
         >>> model.compile(optimizer="zoo_lazy_adam", ...)   # a model with a large Embedding
         >>> keras_optim_zoo.ZooLazyAdam(learning_rate=1e-3)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_lazy_adam",
+        summary='LazyAdam: Adam that updates only the rows of a sparse gradient, and their moments.',
+        family="adam",
+        paper='Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv:1412.6980 (2014)',
+        builtin="Adam",
+        keras2="Adam",
+        sparse="lazy",
+    )
 
     def _lazy_sparse(self):
         return True

@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import const
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_lion")
+@register
 class ZooLion(ZooOptimizer):
     """Lion: the sign of an interpolation between momentum and gradient, with decoupled weight decay.
 
@@ -43,6 +44,14 @@ class ZooLion(ZooOptimizer):
         >>> optimizer = keras_optim_zoo.ZooLion(learning_rate=3e-4, weight_decay=0.1)
         >>> model.compile(optimizer=optimizer, ...)   # or optimizer="zoo_lion"
     """
+
+    spec = OptimizerSpec(
+        name="zoo_lion",
+        summary='Lion: the sign of an interpolation between momentum and gradient, with decoupled weight decay.',
+        family="sign",
+        paper='Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, "Symbolic Discovery of Optimization Algorithms", 2023, arXiv:2302.06675 (Program 1)',
+        builtin="Lion",
+    )
 
     _config_keys = ("beta_1", "beta_2")
     _supports_cautious = True

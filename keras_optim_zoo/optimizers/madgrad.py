@@ -8,9 +8,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import const
 from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_madgrad")
+@register
 class ZooMADGRAD(PerVariableChoices):
     """MADGRAD: dual averaging with a cube-root adaptive scale and momentum by iterate averaging.
 
@@ -66,6 +67,13 @@ class ZooMADGRAD(PerVariableChoices):
         >>> optimizer = keras_optim_zoo.ZooMADGRAD(learning_rate=1e-3, momentum=0.9)
         >>> model.compile(optimizer=optimizer, ...)      # or optimizer="zoo_madgrad"
     """
+
+    spec = OptimizerSpec(
+        name="zoo_madgrad",
+        summary='MADGRAD: dual averaging with a cube-root adaptive scale and momentum by iterate averaging.',
+        family="dual-averaging",
+        paper='Defazio & Jelassi, "Adaptivity without Compromise: A Momentumized, Adaptive, Dual Averaged Gradient Method for Stochastic Optimization", 2021, arXiv:2101.11075 (Algorithm 1)',
+    )
 
     _full_precision_slots = ("x0",)  # the initial weights: kept in the variable's dtype (state_dtype)
     _config_keys = ("momentum", "epsilon", "decouple_decay")

@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_nadam")
+@register
 class ZooNadam(AdamFamily):
     """Nadam: Adam with Nesterov momentum and a warming-up momentum schedule.
 
@@ -45,6 +46,15 @@ class ZooNadam(AdamFamily):
         >>> model.compile(optimizer="zoo_nadam", ...)
         >>> keras_optim_zoo.ZooNadam(learning_rate=0.002, schedule_decay=0.004)  # Keras 2 Nadam
     """
+
+    spec = OptimizerSpec(
+        name="zoo_nadam",
+        summary='Nadam: Adam with Nesterov momentum and a warming-up momentum schedule.',
+        family="adam",
+        paper='Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop',
+        builtin="Nadam",
+        keras2="Nadam",
+    )
 
     _config_keys = AdamFamily._config_keys + ("schedule_decay",)
 

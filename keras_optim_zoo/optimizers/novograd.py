@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import const, constant_initializer, weighted_average
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_novograd")
+@register
 class ZooNovoGrad(ZooOptimizer):
     """NovoGrad: momentum on gradients normalized by a layer-wise second moment.
 
@@ -83,6 +84,13 @@ class ZooNovoGrad(ZooOptimizer):
         >>> optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
         >>> model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     """
+
+    spec = OptimizerSpec(
+        name="zoo_novograd",
+        summary='NovoGrad: momentum on gradients normalized by a layer-wise second moment.',
+        family="layer-wise",
+        paper='Ginsburg, Castonguay, Hrinchuk, Kuchaiev, Lavrukhin, Leary, Li, Nguyen, Zhang & Cohen, "Stochastic Gradient Methods with Layer-wise Adaptive Moments for Training of Deep Networks" (later "Training Deep Networks with Stochastic Gradient Normalized by Layerwise Adaptive Second Moments"), 2019, arXiv:1905.11286 (Algorithm 1)',
+    )
 
     _config_keys = ("beta_1", "beta_2", "epsilon", "grad_averaging", "amsgrad")
 

@@ -8,9 +8,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import const
 from keras_optim_zoo.families.step_size_estimate import GlobalStepSizeEstimate, growth_rate_check
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_prodigy")
+@register
 class ZooProdigy(GlobalStepSizeEstimate):
     """Prodigy: Adam with a step size ``d`` estimated from the run, growing faster than D-Adaptation's.
 
@@ -68,6 +69,13 @@ class ZooProdigy(GlobalStepSizeEstimate):
         >>> model.compile(optimizer=optimizer, ...)                     # or optimizer="zoo_prodigy"
         >>> float(optimizer.d_estimate)                                 # the adapted step size
     """
+
+    spec = OptimizerSpec(
+        name="zoo_prodigy",
+        summary="Prodigy: Adam with a step size ``d`` estimated from the run, growing faster than D-Adaptation's.",
+        family="learning-rate-free",
+        paper='Mishchenko & Defazio, "Prodigy: An Expeditiously Adaptive Parameter-Free Learner", 2023, arXiv:2306.06101',
+    )
 
     _full_precision_slots = ("initial_value", "s")  # kept in the variable's dtype (state_dtype)
     _config_keys = ("beta_1", "beta_2", "beta_3", "epsilon", "d0", "d_coef", "growth_rate",

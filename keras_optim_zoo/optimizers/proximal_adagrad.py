@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import const, constant_initializer
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_proximal_adagrad")
+@register
 class ZooProximalAdagrad(ZooOptimizer):
     """Proximal Adagrad: Adagrad step sizes followed by an L1/L2 proximal (FOBOS) step.
 
@@ -61,6 +62,14 @@ class ZooProximalAdagrad(ZooOptimizer):
         ...     learning_rate=0.1, l1_regularization_strength=1e-3, l2_regularization_strength=1e-4)
         >>> model.compile(optimizer=optimizer, loss="binary_crossentropy")  # sparse linear model
     """
+
+    spec = OptimizerSpec(
+        name="zoo_proximal_adagrad",
+        summary='Proximal Adagrad: Adagrad step sizes followed by an L1/L2 proximal (FOBOS) step.',
+        family="proximal",
+        paper='Duchi & Singer, "Efficient Online and Batch Learning Using Forward Backward Splitting" (FOBOS), JMLR 10 (2009) / NeurIPS 2009',
+        sparse="lazy",
+    )
 
     _config_keys = ("initial_accumulator_value", "l1_regularization_strength", "l2_regularization_strength")
 

@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_qhadam")
+@register
 class ZooQHAdam(AdamFamily):
     """QHAdam: each bias-corrected moment is mixed with the current gradient (squared) by ``nu``.
 
@@ -34,6 +35,13 @@ class ZooQHAdam(AdamFamily):
         epsilon: float >= 0. Default 1e-8.
         **kwargs: the Keras base optimizer arguments and the zoo's (``cautious``, ...).
     """
+
+    spec = OptimizerSpec(
+        name="zoo_qhadam",
+        summary='QHAdam: each bias-corrected moment is mixed with the current gradient (squared) by ``nu``.',
+        family="adam",
+        paper='Ma & Yarats, "Quasi-hyperbolic momentum and Adam for deep learning", ICLR 2019, arXiv:1810.06801',
+    )
 
     _config_keys = AdamFamily._config_keys + ("nu_1", "nu_2")
 

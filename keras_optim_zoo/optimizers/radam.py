@@ -6,9 +6,10 @@ from keras import ops
 from keras_optim_zoo.moments import bias_correction
 from keras_optim_zoo.families.rectified import RectifiedFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_radam")
+@register
 class ZooRAdam(RectifiedFamily):
     """RAdam: Adam with the variance of its adaptive learning rate rectified in early steps.
 
@@ -69,6 +70,13 @@ class ZooRAdam(RectifiedFamily):
         >>> model.compile(optimizer="zoo_radam", ...)
         >>> keras_optim_zoo.ZooRAdam(1e-3, total_steps=10000, warmup_proportion=0.1, min_lr=1e-5)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_radam",
+        summary='RAdam: Adam with the variance of its adaptive learning rate rectified in early steps.',
+        family="adam",
+        paper='Liu, Jiang, He, Chen, Liu, Gao & Han, "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020, arXiv:1908.03265 (Algorithm 2)',
+    )
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  sma_threshold=5.0, degenerated_to_sgd=True, total_steps=0, warmup_proportion=0.1,

@@ -9,10 +9,11 @@ import keras
 from keras_optim_zoo import base
 from keras_optim_zoo.optimizers.radam import ZooRAdam
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 from keras_optim_zoo.wrappers.base import inner_argument
 from keras_optim_zoo.wrappers.lookahead import Lookahead
 
-@register("zoo_ranger")
+@register
 class ZooRanger(Lookahead):
     """Ranger: RAdam with Lookahead (k=6, alpha=0.5), as Wright's original Ranger (2019).
 
@@ -62,6 +63,13 @@ class ZooRanger(Lookahead):
         >>> model.compile(optimizer="zoo_ranger", loss="mse")
         >>> keras_optim_zoo.ZooRanger(learning_rate=3e-3, sync_period=5, weight_decay=1e-4)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_ranger",
+        summary="Ranger: RAdam with Lookahead (k=6, alpha=0.5), as Wright's original Ranger (2019).",
+        family="composite",
+        paper='L. Wright, "New Deep Learning Optimizer, Ranger: Synergistic combination of RAdam + LookAhead for the best of both" (2019) and github.com/lessw2020/Ranger-Deep-Learning-Optimizer',
+    )
 
     _config_keys = ZooRAdam._config_keys + ("sync_period", "slow_step_size")
 

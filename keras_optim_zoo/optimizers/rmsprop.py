@@ -6,9 +6,10 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import weighted_average
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_rmsprop")
+@register
 class ZooRMSprop(ZooOptimizer):
     """RMSprop: divide the gradient by a running root mean square of recent gradients.
 
@@ -42,6 +43,15 @@ class ZooRMSprop(ZooOptimizer):
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooRMSprop(centered=True), ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_rmsprop",
+        summary='RMSprop: divide the gradient by a running root mean square of recent gradients.',
+        family="rmsprop",
+        paper='Tieleman & Hinton, Lecture 6.5 of "Neural Networks for Machine Learning" (2012)',
+        builtin="RMSprop",
+        keras2="RMSprop",
+    )
 
     _config_keys = ("rho", "momentum", "epsilon", "centered")
 

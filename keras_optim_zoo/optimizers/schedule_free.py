@@ -16,6 +16,7 @@ from keras_optim_zoo import checks, keras_adapter
 from keras_optim_zoo.moments import bias_correction, compensated_add, const, constant_initializer
 from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 from keras_optim_zoo.keras_adapter import find_optimizer
 
 __all__ = ["ZooScheduleFreeSGD", "ZooScheduleFreeAdamW", "ScheduleFreeEvalCallback"]
@@ -292,7 +293,7 @@ _SHARED_DOC = """
 """
 
 
-@register("zoo_schedule_free_sgd")
+@register
 class ZooScheduleFreeSGD(ScheduleFree):
     __doc__ = """Schedule-free SGD: SGD on z, gradients at an interpolation y, evaluation at the average x.
 
@@ -333,6 +334,13 @@ class ZooScheduleFreeSGD(ScheduleFree):
         >>> model.evaluate(xv, yv)                             # the model holds x after fit
     """
 
+    spec = OptimizerSpec(
+        name="zoo_schedule_free_sgd",
+        summary='Schedule-free SGD: SGD on z, gradients at an interpolation y, evaluation at the average x.',
+        family="schedule-free",
+        paper='Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, "The Road Less Scheduled", 2024, arXiv:2405.15682',
+    )
+
     _interpolation_key = "momentum"
     _config_keys = ("momentum", "warmup_steps", "r", "weight_lr_power")
 
@@ -344,7 +352,7 @@ class ZooScheduleFreeSGD(ScheduleFree):
         return gradient, {}
 
 
-@register("zoo_schedule_free_adamw")
+@register
 class ZooScheduleFreeAdamW(ScheduleFree):
     __doc__ = """Schedule-free AdamW: the schedule-free interpolation on Adam-normalised gradients.
 
@@ -387,6 +395,13 @@ class ZooScheduleFreeAdamW(ScheduleFree):
         >>> model.compile(optimizer=optimizer, loss="mse")   # or optimizer="zoo_schedule_free_adamw"
         >>> model.fit(x, y, callbacks=[keras_optim_zoo.ScheduleFreeEvalCallback()])
     """
+
+    spec = OptimizerSpec(
+        name="zoo_schedule_free_adamw",
+        summary='Schedule-free AdamW: the schedule-free interpolation on Adam-normalised gradients.',
+        family="schedule-free",
+        paper='Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, "The Road Less Scheduled", 2024, arXiv:2405.15682',
+    )
 
     _interpolation_key = "beta_1"
     _config_keys = ("beta_1", "beta_2", "epsilon", "warmup_steps", "r", "weight_lr_power", "inner_momentum")

@@ -5,9 +5,10 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_sgd")
+@register
 class ZooSGD(ZooOptimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum.
 
@@ -40,6 +41,16 @@ class ZooSGD(ZooOptimizer):
         >>> model.compile(optimizer=keras_optim_zoo.ZooSGD(0.1, momentum=0.9, nesterov=True), ...)
         >>> model.compile(optimizer="zoo_sgd", ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_sgd",
+        summary='Stochastic gradient descent with optional (Nesterov) momentum.',
+        family="sgd",
+        paper='Robbins & Monro (1951)',
+        builtin="SGD",
+        builtin_arguments={'momentum': 0.9},
+        keras2="SGD",
+    )
 
     _config_keys = ("momentum", "nesterov")
 

@@ -3,9 +3,10 @@
 from keras_optim_zoo import checks
 from keras_optim_zoo.optimizers.sgd import ZooSGD
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_sgdw")
+@register
 class ZooSGDW(ZooSGD):
     """SGD with (Nesterov) momentum and decoupled weight decay (SGDW).
 
@@ -63,6 +64,13 @@ class ZooSGDW(ZooSGD):
         >>> # Keras's SGD(learning_rate=0.1, weight_decay=5e-4, momentum=0.9), step for step:
         >>> keras_optim_zoo.ZooSGDW(0.1, weight_decay=5e-4, momentum=0.9, weight_decay_scaling="learning_rate")
     """
+
+    spec = OptimizerSpec(
+        name="zoo_sgdw",
+        summary='SGD with (Nesterov) momentum and decoupled weight decay (SGDW).',
+        family="sgd",
+        paper='Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019, arXiv:1711.05101 (Algorithm 1, SGDW). The decay is *decoupled*: unlike an L2 penalty added to the loss it never enters the momentum, so it is not amplified by ``1 / (1 - momentum)`` and every weight decays at the same relative rate (``tests/test_sgdw.py`` compares the two)',
+    )
 
     def __init__(self, learning_rate=0.01, weight_decay=1e-4, momentum=0.0, nesterov=False,
                  weight_decay_scaling="none", **kwargs):

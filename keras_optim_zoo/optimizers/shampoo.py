@@ -15,6 +15,7 @@ from keras_optim_zoo.preconditioning import (
     preconditioned_dims,
 )
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 GRAFT_TYPES = ("sgd", "adagrad", "adagrad_normalized", "rmsprop", "rmsprop_normalized", "sqrt_n", "none")
 
@@ -22,7 +23,7 @@ GRAFT_TYPES = ("sgd", "adagrad", "adagrad_normalized", "rmsprop", "rmsprop_norma
 _TINY = 1e-25
 
 
-@register("zoo_shampoo")
+@register
 class ZooShampoo(MatrixPreconditioned):
     """Shampoo: per-dim Kronecker-factored preconditioner, grafted to a diagonal method's step size.
 
@@ -109,6 +110,13 @@ class ZooShampoo(MatrixPreconditioned):
         >>> optimizer = keras_optim_zoo.ZooShampoo(learning_rate=0.01, graft_type="rmsprop_normalized")
         >>> model.compile(optimizer=optimizer, loss=...)   # or optimizer="zoo_shampoo"
     """
+
+    spec = OptimizerSpec(
+        name="zoo_shampoo",
+        summary="Shampoo: per-dim Kronecker-factored preconditioner, grafted to a diagonal method's step size.",
+        family="preconditioned",
+        paper='Gupta, Koren & Singer, "Shampoo: Preconditioned Stochastic Tensor Optimization", ICML 2018, arXiv:1802.09568',
+    )
 
     _config_keys = (
         "beta_1",

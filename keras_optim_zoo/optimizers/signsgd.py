@@ -3,9 +3,10 @@
 from keras_optim_zoo import checks
 from keras_optim_zoo.families.sign import SignMomentum
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_signsgd")
+@register
 class ZooSignSGD(SignMomentum):
     """signSGD, and Signum (sign of the momentum) with ``momentum > 0``.
 
@@ -37,6 +38,13 @@ class ZooSignSGD(SignMomentum):
         >>> model.compile(optimizer=keras_optim_zoo.ZooSignSGD(1e-4, momentum=0.9), ...)  # Signum
         >>> model.compile(optimizer="zoo_signsgd", ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_signsgd",
+        summary='signSGD, and Signum (sign of the momentum) with ``momentum > 0``.',
+        family="sign",
+        paper='Bernstein, Wang, Azizzadenesheli & Anandkumar, "signSGD: Compressed Optimisation for Non-Convex Problems", ICML 2018, arXiv:1802.04434 (Algorithms 1 and 3)',
+    )
 
     _config_keys = ("momentum",)
 

@@ -18,9 +18,10 @@ from keras_optim_zoo.preconditioning import (
     preconditioned_dims,
 )
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_soap")
+@register
 class ZooSOAP(MatrixPreconditioned, PerVariableChoices):
     """SOAP: Adam run in the eigenbasis of Shampoo's per-dim statistics (ShampoO with Adam).
 
@@ -102,6 +103,13 @@ class ZooSOAP(MatrixPreconditioned, PerVariableChoices):
         >>> optimizer.exclude_from_weight_decay(var_names=["bias"])
         >>> model.compile(optimizer=optimizer, loss=...)   # or optimizer="zoo_soap"
     """
+
+    spec = OptimizerSpec(
+        name="zoo_soap",
+        summary="SOAP: Adam run in the eigenbasis of Shampoo's per-dim statistics (ShampoO with Adam).",
+        family="preconditioned",
+        paper='Vyas et al., "SOAP: Improving and Stabilizing Shampoo using Adam", 2024, arXiv:2409.11321',
+    )
 
     _config_keys = (
         "beta_1",

@@ -26,6 +26,7 @@ from keras_optim_zoo import sparse
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import const, constant_initializer, weighted_average
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 from keras_optim_zoo.keras_adapter import find_optimizer
 
 __all__ = ["ZooSophia", "sophia_gnb_estimate", "hutchinson_estimate", "SophiaHessianCallback"]
@@ -34,7 +35,7 @@ LIKELIHOODS = ("categorical", "binary", "gaussian")
 PROBES = ("normal", "rademacher")
 
 
-@register("zoo_sophia")
+@register
 class ZooSophia(ZooOptimizer):
     """Sophia(-G): clipped momentum divided by a moving average of a diagonal Hessian estimate.
 
@@ -102,6 +103,13 @@ class ZooSophia(ZooOptimizer):
         >>> # or with fit:
         >>> model.compile(optimizer=opt, loss=...); model.fit(x, y, callbacks=[SophiaHessianCallback(x)])
     """
+
+    spec = OptimizerSpec(
+        name="zoo_sophia",
+        summary='Sophia(-G): clipped momentum divided by a moving average of a diagonal Hessian estimate.',
+        family="second-order",
+        paper='H. Liu, Z. Li, D. Hall, P. Liang & T. Ma, "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model Pre-training", 2023, arXiv:2305.14342 (Algorithm 3)',
+    )
 
     _config_keys = ("beta_1", "beta_2", "rho", "epsilon", "initial_hessian")
 

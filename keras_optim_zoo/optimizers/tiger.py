@@ -3,9 +3,10 @@
 from keras_optim_zoo import checks
 from keras_optim_zoo.families.sign import SignMomentum
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 
-@register("zoo_tiger")
+@register
 class ZooTiger(SignMomentum):
     """Tiger: the sign of a moving average of the gradient (Lion with beta_1 = beta_2).
 
@@ -45,6 +46,13 @@ class ZooTiger(SignMomentum):
         >>> model.compile(optimizer=keras_optim_zoo.ZooTiger(1e-3, weight_decay=0.01), ...)
         >>> model.compile(optimizer="zoo_tiger", ...)
     """
+
+    spec = OptimizerSpec(
+        name="zoo_tiger",
+        summary='Tiger: the sign of a moving average of the gradient (Lion with beta_1 = beta_2).',
+        family="sign",
+        paper='Jianlin Su, "Tiger: A Tight-fisted Optimizer", 2023, https://kexue.fm/archives/9512 and the official code github.com/bojone/tiger (``tiger.py``, TF 1.15)',
+    )
 
     _config_keys = ("beta",)
 

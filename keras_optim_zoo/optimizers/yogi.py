@@ -6,6 +6,7 @@ from keras_optim_zoo import checks
 from keras_optim_zoo.moments import adam_step_size, constant_initializer, ema
 from keras_optim_zoo.families.adam import AdamFamily
 from keras_optim_zoo.registry import register
+from keras_optim_zoo.spec import OptimizerSpec
 
 ACTIVATIONS = ("sign", "tanh")
 
@@ -19,7 +20,7 @@ def _tanh(x):
     return ops.subtract(1.0, ops.divide(2.0, ops.add(ops.exp(ops.multiply(2.0, x)), 1.0)))
 
 
-@register("zoo_yogi")
+@register
 class ZooYogi(AdamFamily):
     """Yogi: Adam with an additive second-moment update that limits growth of the effective rate.
 
@@ -71,6 +72,13 @@ class ZooYogi(AdamFamily):
         >>> model.compile(optimizer="zoo_yogi", ...)
         >>> keras_optim_zoo.ZooYogi(0.01, bias_correction=False, initial_accumulator_value=0.0)  # Algorithm 2
     """
+
+    spec = OptimizerSpec(
+        name="zoo_yogi",
+        summary='Yogi: Adam with an additive second-moment update that limits growth of the effective rate.',
+        family="adam",
+        paper='Zaheer, Reddi, Sachan, Kale & Kumar, "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018 (Algorithm 2',
+    )
 
     _config_keys = AdamFamily._config_keys + (
         "initial_accumulator_value",
