@@ -69,6 +69,12 @@ def _warn_keras2(message):
     warnings.warn(message, DeprecationWarning, stacklevel=4)
 
 
+def keras2_epsilon():
+    """``epsilon=None``: the Keras 2 spelling of 1e-7 (with a DeprecationWarning)."""
+    _warn_keras2("`epsilon=None` is deprecated (Keras 2); it means epsilon=1e-7.")
+    return KERAS2_DEFAULT_EPSILON
+
+
 def _translate_keras2(cls, learning_rate, kwargs):
     """Translate Keras 2 arguments; returns ``(learning_rate, decay, kwargs_without_them)``."""
     kwargs = dict(kwargs)
@@ -216,9 +222,28 @@ class ZooOptimizer(KerasAdapter, keras.optimizers.Optimizer):
     def _epsilon(epsilon):
         """Check ``epsilon``; ``None`` is the Keras 2 spelling of 1e-7."""
         if epsilon is None:
-            _warn_keras2("`epsilon=None` is deprecated (Keras 2); it means epsilon=1e-7.")
-            return KERAS2_DEFAULT_EPSILON
+            return keras2_epsilon()
         return checks.non_negative("epsilon", epsilon)
+
+    def __init_subclass__(cls, **kwargs):
+        """A class whose own ``spec`` declares its hyperparameters gets its constructor, its
+        ``get_config`` keys and its docstring's "Args" section from them (``spec.py``)."""
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if spec is None or spec.hyperparameters is None:
+            return
+        if "__init__" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} declares its hyperparameters in its spec: it must not write __init__.")
+        from keras_optim_zoo import spec as specs
+
+        cls.__init__ = specs.constructor(cls, spec, ZooOptimizer.__init__)
+        cls._config_keys = tuple(h.name for h in spec.hyperparameters if not h.keras_base)
+        if cls.__doc__ and "\n    Args:\n" not in cls.__doc__:
+            doc, example, rest = cls.__doc__.rstrip().partition("\n    Example:")
+            cls.__doc__ = doc.rstrip() + "\n\n" + specs.args_section(spec) + "\n" + (example + rest if example else "") + "\n"
+
+    def _check_arguments(self):
+        """Checks across arguments, after a spec-made constructor stored them (none by default)."""
 
     def get_config(self):
         config = super().get_config()

@@ -76,3 +76,23 @@ def test_readme_table_equals_the_registry():
         "`python -m keras_optim_zoo list --markdown`."
     )
     assert table.count("\n") - 1 == len(registry.list_optimizers())
+
+
+def test_a_spec_with_hyperparameters_makes_the_constructor_config_and_docstring():
+    """Each hyperparameter written once (in the spec): signature and positional order, checks,
+    get_config keys and the docstring's Args section all come from it."""
+    import inspect
+
+    spec = koz.ZooAdamW.spec
+    names = [h.name for h in spec.hyperparameters]
+    assert list(inspect.signature(koz.ZooAdamW).parameters) == ["learning_rate", *names, "kwargs"]
+    optimizer = koz.ZooAdamW(0.01, 0.05, 0.8)  # positional, in the spec's order
+    assert (optimizer.weight_decay, optimizer.beta_1) == (0.05, 0.8)
+    assert set(koz.ZooAdamW._config_keys) == set(names) - {"weight_decay"}  # Keras stores weight_decay
+    for hyperparameter in spec.hyperparameters:
+        assert hyperparameter.line() in koz.ZooAdamW.__doc__
+        assert optimizer.get_config()[hyperparameter.name] == getattr(optimizer, hyperparameter.name)
+    with pytest.raises(ValueError, match=r"beta_2.*\[0, 1\)"):
+        koz.ZooAdamW(beta_2=1.5)
+    with pytest.raises(TypeError, match="__init__"):
+        type("Bad", (koz.ZooAdam,), {"spec": koz.ZooAdam.spec, "__init__": lambda self: None})

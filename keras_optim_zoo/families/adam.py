@@ -5,6 +5,15 @@ from keras import ops
 from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import ema
+from keras_optim_zoo.spec import beta, epsilon
+
+
+#: beta_1, beta_2 and epsilon with Keras's defaults, shared by the Adam family's specs.
+ADAM_HYPERPARAMETERS = (
+    beta("beta_1", 0.9, "decay of the first moment"),
+    beta("beta_2", 0.999, "decay of the second moment"),
+    epsilon(1e-7, "added to sqrt(v), outside the bias correction"),
+)
 
 
 class AdamFamily(ZooOptimizer):

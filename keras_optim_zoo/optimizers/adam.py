@@ -2,11 +2,13 @@
 
 from keras import ops
 
-from keras_optim_zoo import checks
-from keras_optim_zoo.families.adam import AdamFamily
+from keras_optim_zoo.families.adam import ADAM_HYPERPARAMETERS, AdamFamily
 from keras_optim_zoo.moments import adam_step_size
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.spec import OptimizerSpec
+from keras_optim_zoo.spec import OptimizerSpec, boolean
+
+#: AMSGrad's switch (Reddi et al.): the running maximum of the raw v.
+AMSGRAD = boolean("amsgrad", False, "AMSGrad: the running maximum of the raw second moment")
 
 
 @register
@@ -31,13 +33,6 @@ class ZooAdam(AdamFamily):
     (not bias-corrected) ``v``. Defaults equal ``keras.optimizers.Adam`` (epsilon 1e-7); results
     equal it step for step, except that duplicate sparse indices are summed before squaring.
 
-    Args:
-        learning_rate: float >= 0, schedule or callable. Default 0.001.
-        beta_1, beta_2: floats in [0, 1). Defaults 0.9, 0.999.
-        epsilon: float >= 0 (``None``: Keras 2 spelling of 1e-7). Default 1e-7.
-        amsgrad: bool. Default False.
-        **kwargs: the Keras base optimizer arguments.
-
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooAdam(3e-4, amsgrad=True), ...)
         >>> keras.optimizers.get("zoo_adam")
@@ -50,14 +45,9 @@ class ZooAdam(AdamFamily):
         paper='Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv:1412.6980 (2014)',
         builtin="Adam",
         keras2="Adam",
+        learning_rate=0.001,
+        hyperparameters=ADAM_HYPERPARAMETERS + (AMSGRAD,),
     )
-
-    _config_keys = AdamFamily._config_keys + ("amsgrad",)
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 **kwargs):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
-        self.amsgrad = checks.boolean("amsgrad", amsgrad)
 
     def _slot_specs(self):
         return super()._slot_specs() + ([("velocity_hat", "zeros")] if self.amsgrad else [])

@@ -3,7 +3,7 @@
 from keras import ops
 
 from keras_optim_zoo.moments import bias_correction, ema
-from keras_optim_zoo.families.adam import AdamFamily
+from keras_optim_zoo.families.adam import ADAM_HYPERPARAMETERS, AdamFamily
 from keras_optim_zoo.registry import register
 from keras_optim_zoo.spec import OptimizerSpec
 
@@ -26,12 +26,6 @@ class ZooAdamax(AdamFamily):
     results equal it step for step, sparse gradients included (``max`` and ``|g|`` of summed
     duplicates).
 
-    Args:
-        learning_rate: float >= 0, schedule or callable. Default 0.001.
-        beta_1, beta_2: floats in [0, 1). Defaults 0.9, 0.999.
-        epsilon: float >= 0 (``None``: Keras 2 spelling of 1e-7). Default 1e-7.
-        **kwargs: the Keras base optimizer arguments.
-
     Example:
         >>> model.compile(optimizer="zoo_adamax", ...)
     """
@@ -43,6 +37,8 @@ class ZooAdamax(AdamFamily):
         paper='Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv:1412.6980 (2014), Section 7.1',
         builtin="Adamax",
         keras2="Adamax",
+        learning_rate=0.001,
+        hyperparameters=ADAM_HYPERPARAMETERS,
     )
 
     def _slot_specs(self):

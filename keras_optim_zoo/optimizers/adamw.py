@@ -1,9 +1,9 @@
 """AdamW: Adam with decoupled weight decay (the decay itself is the shared base mechanism)."""
 
-from keras_optim_zoo import checks
-from keras_optim_zoo.optimizers.adam import ZooAdam
+from keras_optim_zoo.families.adam import ADAM_HYPERPARAMETERS
+from keras_optim_zoo.optimizers.adam import AMSGRAD, ZooAdam
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.spec import OptimizerSpec
+from keras_optim_zoo.spec import OptimizerSpec, keras_weight_decay
 
 
 @register
@@ -41,15 +41,6 @@ class ZooAdamW(ZooAdam):
       ``v``. Defaults (``weight_decay=0.004``, epsilon 1e-7) equal ``keras.optimizers.AdamW``;
       results equal it step for step, except that duplicate sparse indices are summed first.
 
-    Args:
-        learning_rate: float >= 0, schedule or callable. Default 0.001.
-        weight_decay: float >= 0 (not ``None``). Default 0.004.
-        beta_1, beta_2: floats in [0, 1). Defaults 0.9, 0.999.
-        epsilon: float >= 0. Default 1e-7.
-        amsgrad: bool. Default False.
-        **kwargs: the Keras base optimizer arguments, and ``weight_decay_scaling``
-            (``"learning_rate"`` or ``"none"``).
-
     Example:
         >>> model.compile(optimizer="zoo_adamw", ...)
         >>> keras_optim_zoo.ZooAdamW(1e-3, weight_decay=1e-4, weight_decay_scaling="none")  # TFA's AdamW
@@ -61,9 +52,7 @@ class ZooAdamW(ZooAdam):
         family="adam",
         paper='Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019, arXiv:1711.05101 (Algorithm 2)',
         builtin="AdamW",
+        learning_rate=0.001,
+        hyperparameters=(keras_weight_decay(0.004),) + ADAM_HYPERPARAMETERS + (AMSGRAD,),
     )
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, **kwargs):
-        weight_decay = checks.non_negative("weight_decay", weight_decay)
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)

@@ -34,13 +34,6 @@ class ZooLazyAdam(ZooAdam):
     ``amsgrad=False``); decoupled ``weight_decay`` (the shared base mechanism) decays every row
     before the step, as Keras does, not only the touched rows.
 
-    Args:
-        learning_rate: float >= 0, schedule or callable. Default 0.001.
-        beta_1, beta_2: floats in [0, 1). Defaults 0.9, 0.999.
-        epsilon: float >= 0. Default 1e-7.
-        amsgrad: bool. Default False.
-        **kwargs: the Keras base optimizer arguments.
-
     Example:
         >>> model.compile(optimizer="zoo_lazy_adam", ...)   # a model with a large Embedding
         >>> keras_optim_zoo.ZooLazyAdam(learning_rate=1e-3)
@@ -54,6 +47,8 @@ class ZooLazyAdam(ZooAdam):
         builtin="Adam",
         keras2="Adam",
         sparse="lazy",
+        learning_rate=0.001,
+        hyperparameters=ZooAdam.spec.hyperparameters,
     )
 
     def _lazy_sparse(self):
