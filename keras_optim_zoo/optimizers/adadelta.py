@@ -2,11 +2,10 @@
 
 from keras import ops
 
-from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import weighted_average
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.spec import OptimizerSpec
+from keras_optim_zoo.spec import OptimizerSpec, beta, epsilon
 
 
 @register
@@ -28,12 +27,6 @@ class ZooAdadelta(ZooOptimizer):
     ``keras.optimizers.Adadelta`` (rho 0.95, epsilon 1e-7); results equal it step for step, except
     that duplicate sparse indices are summed before squaring.
 
-    Args:
-        learning_rate: float >= 0, schedule or callable. Default 0.001.
-        rho: float in [0, 1). Default 0.95.
-        epsilon: float >= 0 (``None``: Keras 2 spelling of 1e-7). Default 1e-7.
-        **kwargs: the Keras base optimizer arguments.
-
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooAdadelta(learning_rate=1.0), ...)
     """
@@ -45,14 +38,12 @@ class ZooAdadelta(ZooOptimizer):
         paper='Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701 (2012)',
         builtin="Adadelta",
         keras2="Adadelta",
+        learning_rate=0.001,
+        hyperparameters=(
+            beta("rho", 0.95, "decay of both running averages"),
+            epsilon(1e-7, "inside both square roots"),
+        ),
     )
-
-    _config_keys = ("rho", "epsilon")
-
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
-        super().__init__(learning_rate, **kwargs)
-        self.rho = checks.beta("rho", rho)
-        self.epsilon = self._epsilon(epsilon)
 
     def _slot_specs(self):
         return [("accumulated_grad", "zeros"), ("accumulated_delta_var", "zeros")]

@@ -2,11 +2,10 @@
 
 from keras import ops
 
-from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import constant_initializer
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.spec import OptimizerSpec
+from keras_optim_zoo.spec import OptimizerSpec, epsilon, real
 
 
 @register
@@ -27,12 +26,6 @@ class ZooAdagrad(ZooOptimizer):
     is exactly the dense result), with repeated indices summed before squaring (Keras 3.15 squares
     each duplicate separately).
 
-    Args:
-        learning_rate: float >= 0, schedule or callable. Default 0.001.
-        initial_accumulator_value: float >= 0. Default 0.1.
-        epsilon: float >= 0 (``None``: Keras 2 spelling of 1e-7). Default 1e-7.
-        **kwargs: the Keras base optimizer arguments.
-
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooAdagrad(learning_rate=0.1), ...)
     """
@@ -44,16 +37,12 @@ class ZooAdagrad(ZooOptimizer):
         paper='Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning and Stochastic Optimization", JMLR 12 (2011)',
         builtin="Adagrad",
         keras2="Adagrad",
+        learning_rate=0.001,
+        hyperparameters=(
+            real("initial_accumulator_value", 0.1, 0.0, doc="the accumulator's starting value"),
+            epsilon(1e-7, "inside the square root, as Keras"),
+        ),
     )
-
-    _config_keys = ("initial_accumulator_value", "epsilon")
-
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
-        super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = checks.non_negative(
-            "initial_accumulator_value", initial_accumulator_value
-        )
-        self.epsilon = self._epsilon(epsilon)
 
     def _slot_specs(self):
         return [("accumulator", constant_initializer(self.initial_accumulator_value))]

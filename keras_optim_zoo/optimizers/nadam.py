@@ -2,11 +2,10 @@
 
 from keras import ops
 
-from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const
-from keras_optim_zoo.families.adam import AdamFamily
+from keras_optim_zoo.families.adam import ADAM_HYPERPARAMETERS, AdamFamily
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.spec import OptimizerSpec
+from keras_optim_zoo.spec import OptimizerSpec, non_negative_or_none
 
 
 @register
@@ -35,13 +34,6 @@ class ZooNadam(AdamFamily):
     Conventions: epsilon outside the square root of the bias-corrected ``v``; ``P_t`` is
     optimizer-wide state advanced once per step (float32, or float64 if any variable is float64).
 
-    Args:
-        learning_rate: float >= 0, schedule or callable. Default 0.001.
-        beta_1, beta_2: floats in [0, 1). Defaults 0.9, 0.999.
-        epsilon: float >= 0 (``None``: Keras 2 spelling of 1e-7). Default 1e-7.
-        schedule_decay: ``None`` (Keras 3 schedule) or float >= 0 (Keras 2 / paper: 0.004).
-        **kwargs: the Keras base optimizer arguments.
-
     Example:
         >>> model.compile(optimizer="zoo_nadam", ...)
         >>> keras_optim_zoo.ZooNadam(learning_rate=0.002, schedule_decay=0.004)  # Keras 2 Nadam
@@ -54,14 +46,13 @@ class ZooNadam(AdamFamily):
         paper='Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop',
         builtin="Nadam",
         keras2="Nadam",
+        learning_rate=0.001,
+        hyperparameters=ADAM_HYPERPARAMETERS + (
+            non_negative_or_none(
+                "schedule_decay", None, "None: Keras 3's momentum schedule; a number d: Keras 2's 0.96^(d t)"
+            ),
+        ),
     )
-
-    _config_keys = AdamFamily._config_keys + ("schedule_decay",)
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 schedule_decay=None, **kwargs):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
-        self.schedule_decay = checks.non_negative_or_none("schedule_decay", schedule_decay)
 
     def _schedule_factor(self, step):
         """``1 - 0.5 * 0.96^(d * t)`` for the 1-based step ``t`` (a float tensor)."""

@@ -2,11 +2,10 @@
 
 from keras import ops
 
-from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import weighted_average
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.spec import OptimizerSpec
+from keras_optim_zoo.spec import OptimizerSpec, beta, boolean, epsilon, real
 
 
 @register
@@ -32,14 +31,6 @@ class ZooRMSprop(ZooOptimizer):
     for sparse gradients with repeated indices, where the zoo sums the duplicates before squaring
     (the dense result) and Keras 3.15 squares each duplicate separately.
 
-    Args:
-        learning_rate: float >= 0, schedule or callable. Default 0.001.
-        rho: float in [0, 1). Default 0.9.
-        momentum: float in [0, 1]. Default 0.
-        epsilon: float >= 0 (``None``: Keras 2 spelling of 1e-7). Default 1e-7.
-        centered: bool. Default False.
-        **kwargs: the Keras base optimizer arguments.
-
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooRMSprop(centered=True), ...)
     """
@@ -51,17 +42,14 @@ class ZooRMSprop(ZooOptimizer):
         paper='Tieleman & Hinton, Lecture 6.5 of "Neural Networks for Machine Learning" (2012)',
         builtin="RMSprop",
         keras2="RMSprop",
+        learning_rate=0.001,
+        hyperparameters=(
+            beta("rho", 0.9, "decay of the mean square"),
+            real("momentum", 0.0, 0.0, 1.0, doc="momentum on the increment lr * g / sqrt(v + epsilon)"),
+            epsilon(1e-7, "inside the square root, as Keras 3"),
+            boolean("centered", False, "divide by the estimated variance instead (v - mean(g)^2)"),
+        ),
     )
-
-    _config_keys = ("rho", "momentum", "epsilon", "centered")
-
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 **kwargs):
-        super().__init__(learning_rate, **kwargs)
-        self.rho = checks.beta("rho", rho)
-        self.momentum = checks.in_range("momentum", momentum, 0.0, 1.0)
-        self.epsilon = self._epsilon(epsilon)
-        self.centered = checks.boolean("centered", centered)
 
     def _slot_specs(self):
         specs = [("velocity", "zeros")]

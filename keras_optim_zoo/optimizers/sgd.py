@@ -2,10 +2,9 @@
 
 from keras import ops
 
-from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.registry import register
-from keras_optim_zoo.spec import OptimizerSpec
+from keras_optim_zoo.spec import OptimizerSpec, boolean, real
 
 
 @register
@@ -31,12 +30,6 @@ class ZooSGD(ZooOptimizer):
     Sparse gradients: with ``momentum == 0`` only the touched rows change (exactly the dense
     result); with momentum every row's velocity decays, so the gradient is made dense first.
 
-    Args:
-        learning_rate: float >= 0, a ``LearningRateSchedule`` or a callable. Default 0.01.
-        momentum: float in [0, 1]. Default 0.
-        nesterov: bool. Default False.
-        **kwargs: the Keras base optimizer arguments (``weight_decay``, ``clipnorm``, ...).
-
     Example:
         >>> model.compile(optimizer=keras_optim_zoo.ZooSGD(0.1, momentum=0.9, nesterov=True), ...)
         >>> model.compile(optimizer="zoo_sgd", ...)
@@ -50,14 +43,12 @@ class ZooSGD(ZooOptimizer):
         builtin="SGD",
         builtin_arguments={'momentum': 0.9},
         keras2="SGD",
+        learning_rate=0.01,
+        hyperparameters=(
+            real("momentum", 0.0, 0.0, 1.0, doc="heavy-ball momentum, Keras's form m = momentum * m - lr * g"),
+            boolean("nesterov", False, "Nesterov's look-ahead"),
+        ),
     )
-
-    _config_keys = ("momentum", "nesterov")
-
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
-        super().__init__(learning_rate, **kwargs)
-        self.momentum = checks.in_range("momentum", momentum, 0.0, 1.0)
-        self.nesterov = checks.boolean("nesterov", nesterov)
 
     def _slot_specs(self):
         return [("momentum", "zeros")] if self.momentum else []
