@@ -26,10 +26,20 @@ def fuse_small_variables(monkeypatch):
 
 
 # --------------------------------------------------------------------------- CI's oldest-Keras step
-def pytest_report_header(config):
-    from optimizer_table import OLDEST_SUBSET, oldest_subset_only
+def _oldest_subset_only():
+    """``optimizer_table.oldest_subset_only()``, importing the table (Keras, the package) only when
+    ``ZOO_OLDEST_SUBSET`` is set: the JAX module configures JAX before its first import."""
+    if os.environ.get("ZOO_OLDEST_SUBSET", "") in ("", "0"):
+        return False
+    from optimizer_table import oldest_subset_only
 
-    if oldest_subset_only():
+    return oldest_subset_only()
+
+
+def pytest_report_header(config):
+    if _oldest_subset_only():
+        from optimizer_table import OLDEST_SUBSET
+
         return f"ZOO_OLDEST_SUBSET=1: the table-driven tests of {len(OLDEST_SUBSET)} rows: " + ", ".join(OLDEST_SUBSET)
     return None
 
@@ -37,10 +47,10 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     """Under ``ZOO_OLDEST_SUBSET=1``, deselect the tests parametrized by a row outside
     ``optimizer_table.OLDEST_SUBSET`` (pytest reports them as deselected)."""
-    from optimizer_table import OLDEST_SUBSET, Row, oldest_subset_only
-
-    if not oldest_subset_only():
+    if not _oldest_subset_only():
         return
+    from optimizer_table import OLDEST_SUBSET, Row
+
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
