@@ -21,6 +21,7 @@ and the same code runs eagerly, in ``tf.function``, under XLA and on JAX.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -36,6 +37,27 @@ def check_state_dtype(value):
 
 def check_state_rounding(value):
     return checks.one_of("state_rounding", value, STATE_ROUNDINGS)
+
+
+def _view(x, dtype):
+    """``ops.view(x, dtype)`` between types of one size (float32 <-> uint32): the same bits.
+
+    ``ops.view`` is new in Keras 3.12; on Keras 3.10-3.11 this is the backend's own bitcast, the
+    one ``ops.view`` calls for types of one size (``tf.bitcast``; JAX's ``x.view``).
+    """
+    if hasattr(ops, "view"):
+        return ops.view(x, dtype)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.bitcast(ops.convert_to_tensor(x), dtype)
+    if backend == "jax":
+        return ops.convert_to_tensor(x).view(dtype)
+    raise NotImplementedError(
+        f"state_rounding='stochastic' needs keras.ops.view (Keras >= 3.12) on the {backend} backend; "
+        f"this is Keras {keras.__version__}"
+    )
 
 
 def _u32(value):
@@ -68,7 +90,7 @@ def stochastic_round_to_bfloat16(value, step, salt):
     are passed through.
     """
     value = ops.cast(value, "float32")
-    bits = ops.view(value, "uint32")
+    bits = _view(value, "uint32")
     noise = ops.bitwise_and(random_bits(tuple(value.shape), step, salt), _u32(0xFFFF))
-    rounded = ops.view(ops.bitwise_and(ops.add(bits, noise), _u32(0xFFFF0000)), "float32")
+    rounded = _view(ops.bitwise_and(ops.add(bits, noise), _u32(0xFFFF0000)), "float32")
     return ops.where(ops.isfinite(value), rounded, value)

@@ -196,7 +196,10 @@ def canonical_eigh(matrix):
     weights = ops.arange(1, n + 1, dtype=dtype)
     compressed = ops.matmul(ops.transpose(vectors), ops.multiply(ops.expand_dims(weights, 1), vectors))
     offset = ops.multiply(cluster, const(2.0 * n, dtype))
-    block = ops.add(ops.multiply(compressed, same), ops.diag(offset))
+    # diag(offset) as I * offset: Keras 3.10-3.12's ops.diag wraps tf.linalg.diag in a tf.cond whose
+    # result has a dynamic shape, which XLA's eigensolver rejects (fixed in Keras 3.13,
+    # keras-team/keras#21906). The same numbers: offset >= 0, so every product is exact, +0 off the diagonal.
+    block = ops.add(ops.multiply(compressed, same), ops.multiply(ops.eye(n, dtype=dtype), ops.expand_dims(offset, 0)))
     _, rotation = symmetric_eigh(block)
     return values, ops.matmul(vectors, rotation)
 

@@ -25,6 +25,7 @@ optimizer that has no row. Each row drives every table-driven check:
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import keras
 
@@ -839,6 +840,50 @@ ROWS = (
 )
 
 ROWS_BY_NAME = {row.name: row for row in ROWS}
+
+#: The rows of CI's oldest-Keras step (``.ci/run``: TensorFlow 2.18 / Keras 3.10, the lower bounds
+#: pyproject claims), which sets ``ZOO_OLDEST_SUBSET=1``: then ``conftest.py`` deselects every test
+#: parametrized by another row, and tests that loop over rows take ``rows_under_test()``. The seven
+#: with a Keras built-in twin (step-for-step equality with that Keras's own optimizers), and from
+#: each group of the table the rows whose machinery the others share:
+#: AdamW and LAMB (decoupled decay, trust ratio; built-in twins), NovoGrad (per-variable scalar
+#: slots, its own decay), Ranger (a composition with the Lookahead wrapper), Lion (sign update;
+#: built-in twin) and Prodigy (an optimizer-wide estimate advanced once per step, as D-Adaptation),
+#: Adan (per-variable choices, a hook after the step), schedule-free AdamW (per-step state, train /
+#: eval weights), SOAP (per-dim matrices, eigendecompositions also under XLA: Shampoo's machinery;
+#: Shampoo itself costs as much, for little more) and Sophia (Hessian slots). The step also
+#: restores every row's saved state (tests/test_saved_state.py).
+OLDEST_SUBSET = (
+    "zoo_sgd", "zoo_rmsprop", "zoo_adagrad", "zoo_adadelta", "zoo_adam", "zoo_adamax", "zoo_nadam",
+    "zoo_adamw", "zoo_lamb", "zoo_novograd", "zoo_ranger", "zoo_lion", "zoo_prodigy", "zoo_adan",
+    "zoo_schedule_free_adamw", "zoo_soap", "zoo_sophia",
+)
+#: The groups of the table (each has rows in ``OLDEST_SUBSET``; the first one all of its rows).
+GROUPS = (
+    CLASSIC_ROWS,
+    ADAM_FAMILY_ROWS,
+    CLOSED_FORM_AND_LAYERWISE_ROWS,
+    WRAPPER_ROWS,
+    SIGN_TRUST_RATIO_LR_FREE_ROWS,
+    ADAM_RELATIVE_ROWS,
+    PRECONDITIONED_AND_AVERAGING_ROWS,
+)
+
+
+def oldest_subset_only():
+    """Whether the environment asks for ``OLDEST_SUBSET`` only (``ZOO_OLDEST_SUBSET=1``)."""
+    value = os.environ.get("ZOO_OLDEST_SUBSET", "")
+    if value not in ("", "0", "1"):
+        raise ValueError(f"ZOO_OLDEST_SUBSET must be 1 (the oldest-Keras subset) or 0 / unset, got {value!r}")
+    return value == "1"
+
+
+def rows_under_test():
+    """``ROWS``, or under ``ZOO_OLDEST_SUBSET=1`` the rows of ``OLDEST_SUBSET`` (in table order)."""
+    if oldest_subset_only():
+        return tuple(row for row in ROWS if row.name in OLDEST_SUBSET)
+    return ROWS
+
 
 #: Checks every optimizer shares: (kwargs, exception type, words the message must contain).
 COMMON_INVALID = (

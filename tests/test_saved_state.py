@@ -14,6 +14,18 @@ those the files were written with (``matmul_probe`` differs), their weights must
 capping oneDNN at AVX2 / AVX / SSE4.1 and by switching it off (Eigen): Shampoo 11 / 12 / 12 / 1
 ulps, SOAP 8 / 64 / 52 / 16 (weights near 0 count many ulps for a 3e-8 difference); a restored
 slot in the wrong place moves them by millions.
+
+On another TensorFlow than the one that wrote the files (``cases.json``), elementwise kernels round
+differently too: TensorFlow 2.18's float32 ``pow`` differs from 2.21's by 1 ulp in a quarter of
+its results, and MADGRAD (cube root) and Shampoo (inverse roots) land 2 ulps away; there every
+case must agree within ``OTHER_TENSORFLOW_ULPS`` (CI's oldest-Keras step runs these files on
+TensorFlow 2.18 and Keras 3.10).
+
+A Keras older than the one that wrote the files cannot read their models: Keras writes keys into
+layer and initializer configs that older versions reject as unknown arguments
+(``NEWER_KERAS_KEYS``). The checkpoint test builds its model from the config without them (their
+value is None, the default: the same model); a ``.keras`` file cannot be read, and its test is
+skipped there, naming the keys.
 """
 
 from __future__ import annotations
@@ -36,6 +48,16 @@ from write_saved_state import matmul_probe  # noqa: E402  (the same fingerprint 
 
 STEPS = 3
 OTHER_KERNELS_ULPS = 256
+#: Measured on TensorFlow 2.18 (files of TensorFlow 2.21, same matmul kernels): MADGRAD and Shampoo
+#: 2 ulps, every other case 0. 8x that:
+OTHER_TENSORFLOW_ULPS = 16
+
+#: Config keys Keras writes since the version given, with the value None (the default) in these
+#: files; older Keras layers and initializers reject them as unknown keyword arguments:
+#: Dense's ``quantization_config`` (Keras 3.13, keras-team/keras#21928) and the initializers'
+#: ``input_axes`` / ``output_axes`` (Keras 3.15, keras-team/keras#22789).
+NEWER_KERAS_KEYS = {"quantization_config": (3, 13), "input_axes": (3, 15), "output_axes": (3, 15)}
+KERAS = tuple(int(part) for part in keras.__version__.split(".")[:2])
 
 #: Cases whose arithmetic was changed on purpose after the release that saved them: the restored
 #: state must still continue within ``CHANGED_ROUNDING_ULPS`` (a slot restored in the wrong place
@@ -78,20 +100,61 @@ def _continue(optimizer, variables, arrays):
 
 
 @functools.lru_cache(maxsize=None)
-def _same_kernels(release):
+def _written_with(release):
+    """What wrote ``release``'s files: versions (``keras``, ``tensorflow``) and ``matmul_probe``."""
     with open(os.path.join(DATA, release, "cases.json")) as f:
-        return json.load(f)["matmul_probe"] == matmul_probe()
+        return {key: value for key, value in json.load(f).items() if key != "cases"}
+
+
+@functools.lru_cache(maxsize=None)
+def _same_kernels(release):
+    return _written_with(release)["matmul_probe"] == matmul_probe()
+
+
+def _max_ulps(release, case, plan):
+    """How far this machine, TensorFlow and the code's documented rounding changes may land from
+    the recorded weights (0: bit for bit)."""
+    ulps = 0 if _written_with(release)["tensorflow"] == tf.__version__ else OTHER_TENSORFLOW_ULPS
+    if plan["matrix_products"] and not _same_kernels(release):
+        ulps = max(ulps, OTHER_KERNELS_ULPS)
+    if (release, case) in CHANGED_ROUNDING:
+        ulps = max(ulps, CHANGED_ROUNDING_ULPS)
+    return ulps
 
 
 def _assert_reached(model, arrays, release, case, plan, how):
+    ulps = _max_ulps(release, case, plan)
     for j, w in enumerate(model.get_weights()):
         expected = arrays[f"{case}/expected/{j}"]
-        if plan["matrix_products"] and not _same_kernels(release):
-            np.testing.assert_array_max_ulp(w, expected, maxulp=OTHER_KERNELS_ULPS)
-        elif (release, case) in CHANGED_ROUNDING:
-            np.testing.assert_array_max_ulp(w, expected, maxulp=CHANGED_ROUNDING_ULPS)
+        if ulps:
+            np.testing.assert_array_max_ulp(w, expected, maxulp=ulps)
         else:
             np.testing.assert_array_equal(w, expected, err_msg=f"{case} ({how}), weight {j}")
+
+
+def _too_new(key, value):
+    """A config entry of ``NEWER_KERAS_KEYS`` with the value None, newer than this Keras."""
+    return value is None and KERAS < NEWER_KERAS_KEYS.get(key, KERAS)
+
+
+def _unknown_keys(config):
+    """The ``_too_new`` keys anywhere in ``config``."""
+    if isinstance(config, dict):
+        return {key for key, value in config.items() if _too_new(key, value)}.union(
+            *(_unknown_keys(value) for value in config.values())
+        )
+    if isinstance(config, list):
+        return set().union(*(_unknown_keys(value) for value in config))
+    return set()
+
+
+def _for_this_keras(config):
+    """``config`` without its ``_too_new`` entries (unchanged on a Keras that knows them all)."""
+    if isinstance(config, dict):
+        return {key: _for_this_keras(value) for key, value in config.items() if not _too_new(key, value)}
+    if isinstance(config, list):
+        return [_for_this_keras(value) for value in config]
+    return config
 
 
 def test_there_is_saved_state_for_the_first_release():
@@ -100,6 +163,14 @@ def test_there_is_saved_state_for_the_first_release():
 
 @pytest.mark.parametrize("release, case, plan", _cases())
 def test_keras_file_restores_and_continues_bit_for_bit(release, case, plan):
+    unknown = _unknown_keys(plan["model"])
+    if unknown:
+        pytest.skip(
+            f"Keras {keras.__version__} cannot read a model saved by Keras {_written_with(release)['keras']}: "
+            f"its layers reject the config keys {sorted(unknown)} (NEWER_KERAS_KEYS: Dense quantization_config "
+            "since Keras 3.13, keras-team/keras#21928; initializer input_axes/output_axes since 3.15, #22789); "
+            "the checkpoint test restores the same optimizer state"
+        )
     arrays = _arrays(release)
     model = keras.models.load_model(os.path.join(DATA, release, f"{case}.keras"))
     assert type(model.optimizer).__name__ == plan["class"]
@@ -112,7 +183,7 @@ def test_keras_file_restores_and_continues_bit_for_bit(release, case, plan):
 def test_checkpoint_restores_and_continues_bit_for_bit(release, case, plan):
     arrays = _arrays(release)
     keras.utils.set_random_seed(99)  # other initial weights: the restore must overwrite them
-    model = keras.Sequential.from_config(plan["model"])
+    model = keras.Sequential.from_config(_for_this_keras(plan["model"]))
     optimizer = keras.optimizers.deserialize(plan["optimizer"])
     optimizer.build(model.trainable_variables)
     status = tf.train.Checkpoint(model=model, optimizer=optimizer).read(os.path.join(DATA, release, f"{case}-ckpt"))
