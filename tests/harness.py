@@ -13,6 +13,47 @@ import tensorflow as tf
 SHAPES = ((3,), (4, 5), (2, 3, 4))
 
 
+def f32(x):
+    """What a Python float becomes once Keras stores it (a float32 variable), as a float."""
+    return float(np.float32(x))
+
+
+def apply_steps(optimizer, variable, grads, dtype="float64"):
+    """``apply_gradients`` of each gradient in ``grads`` to ``variable``; its value after them."""
+    for g in grads:
+        optimizer.apply_gradients([(tf.constant(g, dtype), variable)])
+    return variable.numpy()
+
+
+def run_steps(optimizer, w0, grads, learning_rates=None):
+    """A float64 variable from ``w0`` stepped by ``grads`` (``learning_rates``: assigned before each
+    step); its value after them."""
+    variable = keras.Variable(np.asarray(w0, np.float64), dtype="float64")
+    for t, g in enumerate(grads):
+        if learning_rates is not None:
+            optimizer.learning_rate = learning_rates[t]
+        optimizer.apply_gradients([(tf.constant(np.asarray(g, np.float64)), variable)])
+    return variable.numpy()
+
+
+def descend(optimizer, a, b, steps, dtype="float32"):
+    """``steps + 1`` steps of ``optimizer`` on ``0.5 * mean((a x - b)^2)`` from ``x = 0`` (in a
+    ``tf.function``); the loss at the first step and at the last."""
+    x = keras.Variable(np.zeros((a.shape[1], 1), dtype))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = 0.5 * tf.reduce_mean(tf.square(tf.matmul(a, x.value) - b))
+        optimizer.apply_gradients([(tape.gradient(loss, x.value), x)])
+        return loss
+
+    first = last = float(step())
+    for _ in range(steps):
+        last = float(step())
+    return first, last
+
+
 def stepping(optimizer):
     """The optimizer whose step updates the variables: the inner one of a composite such as
     ``ZooRanger`` (RAdam inside Lookahead), else ``optimizer`` itself."""

@@ -10,7 +10,7 @@ import pytest
 
 import keras_optim_zoo as koz
 import reference
-from harness import run_reference
+from harness import f32, run_reference, run_steps
 
 
 def _f64(x):
@@ -132,19 +132,6 @@ def test_ademamix_alpha_warmup_and_slow_average_by_hand():
         assert got == pytest.approx(want, rel=1e-13)
 
 
-def f32(x):
-    return float(np.float32(x))
-
-
-def _apply(optimizer, w0, grads, learning_rates=None):
-    variable = keras.Variable(np.asarray(w0, np.float64), dtype="float64")
-    for t, g in enumerate(grads):
-        if learning_rates is not None:
-            optimizer.learning_rate = learning_rates[t]
-        optimizer.apply_gradients([(tf.constant(np.asarray(g, np.float64)), variable)])
-    return variable.numpy()
-
-
 # --------------------------------------------------------------------------- AdaBound
 def test_adabound_first_step_by_hand_adam_inside_the_bounds_clipped_outside():
     """t = 1: Adam's step size lr * sqrt(1 - b2) / (1 - b1) / (sqrt(v) + eps) unless it leaves
@@ -152,7 +139,7 @@ def test_adabound_first_step_by_hand_adam_inside_the_bounds_clipped_outside():
     at the upper bound."""
     lr, b1, b2, eps = f32(1e-3), 0.9, 0.999, 1e-8
     g = np.array([1.0, -3.0, 1000.0, 1e-12])
-    got = _apply(koz.ZooAdaBound(learning_rate=1e-3), np.zeros(4), [g])
+    got = run_steps(koz.ZooAdaBound(learning_rate=1e-3), np.zeros(4), [g])
     alpha = lr * np.sqrt(1 - b2) / (1 - b1)
     m, v = (1 - b1) * g, (1 - b2) * g * g
     eta = alpha / (np.sqrt(v) + eps)
@@ -192,7 +179,7 @@ def test_adabound_final_lr_follows_an_assigned_learning_rate():
     variant = {"final_lr": 0.02, "gamma": 0.5}
     optimizer = koz.ZooAdaBound(learning_rate=0.01, **variant)
     assert optimizer.base_learning_rate == f32(0.01)
-    got = _apply(optimizer, w0, grads, rates)
+    got = run_steps(optimizer, w0, grads, rates)
     (want,) = run_reference(reference.adabound, variant, [w0], [[(g, g)] for g in grads], [f32(r) for r in rates])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
     # Not scaling would be a different trajectory (the bounds bind with gamma 0.5).
@@ -225,7 +212,7 @@ def test_adabound_warmup_from_zero_uses_final_lr_unscaled():
     w0, grads = rng.normal(size=6), [rng.normal(size=6) for _ in range(6)]
     optimizer = koz.ZooAdaBound(learning_rate=schedule, gamma=0.5)
     assert optimizer.base_learning_rate == 0.0
-    got = _apply(optimizer, w0, grads)
+    got = run_steps(optimizer, w0, grads)
     rates = [float(schedule(t)) for t in range(6)]
     (want,) = run_reference(reference.adabound, {"gamma": 0.5}, [w0], [[(g, g)] for g in grads], rates)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)

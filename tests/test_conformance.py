@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import keras_optim_zoo as koz
 from harness import (
+    descend,
     SHAPES,
     embedding_model,
     fresh_process_command,
@@ -307,19 +308,7 @@ def test_integer_variables_are_rejected(row):
 @pytest.mark.parametrize("row", ROW_PARAMS)
 def test_converges_on_least_squares(row):
     a, b, best = least_squares()
-    x = keras.Variable(np.zeros((a.shape[1], 1), "float32"))
-    optimizer = row.cls(**row.converge)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = 0.5 * tf.reduce_mean(tf.square(tf.matmul(a, x.value) - b))
-        optimizer.apply_gradients([(tape.gradient(loss, x.value), x)])
-        return loss
-
-    first = float(step())
-    for _ in range(400):
-        last = float(step())
+    first, last = descend(row.cls(**row.converge), a, b, 400)
     assert last - best < 1e-2 * (first - best), (first, last, best)
 
 

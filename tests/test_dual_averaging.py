@@ -7,27 +7,14 @@ import tensorflow as tf
 
 import keras_optim_zoo as koz
 import reference
-from harness import run_reference
-
-
-def f32(x):
-    return float(np.float32(x))
-
-
-def _apply(optimizer, w0, grads, learning_rates=None):
-    variable = keras.Variable(np.asarray(w0, np.float64), dtype="float64")
-    for t, g in enumerate(grads):
-        if learning_rates is not None:
-            optimizer.learning_rate = learning_rates[t]
-        optimizer.apply_gradients([(tf.constant(np.asarray(g, np.float64)), variable)])
-    return variable.numpy()
+from harness import f32, run_reference, run_steps
 
 
 # --------------------------------------------------------------------------- MADGRAD
 def test_madgrad_first_step_by_hand():
     lr, eps, momentum = f32(0.01), 1e-6, 0.9
     w0, g = np.array([1.0, -2.0, 0.5]), np.array([0.5, 2.0, -8.0])
-    got = _apply(koz.ZooMADGRAD(learning_rate=0.01), w0, [g])
+    got = run_steps(koz.ZooMADGRAD(learning_rate=0.01), w0, [g])
     lam = (lr + eps) * 1.0  # sqrt(k + 1), k = 0
     z = w0 - lam * g / (np.cbrt(lam * g * g) + eps)
     np.testing.assert_allclose(got, momentum * w0 + (1 - momentum) * z, rtol=1e-14)
@@ -57,7 +44,7 @@ def test_madgrad_x0_is_the_first_weights_and_momentum_zero_is_dual_averaging():
 def test_madgrad_learning_rate_zero_still_moves_as_the_official_code():
     """The official code adds eps to the learning rate: lambda = (0 + eps) * sqrt(k + 1)."""
     w0, g = np.array([1.0, 1.0]), np.array([1.0, -1.0])
-    got = _apply(koz.ZooMADGRAD(learning_rate=0.0), w0, [g])
+    got = run_steps(koz.ZooMADGRAD(learning_rate=0.0), w0, [g])
     eps = 1e-6
     z = w0 - eps * g / (np.cbrt(eps) + eps)
     np.testing.assert_allclose(got, 0.9 * w0 + 0.1 * z, rtol=1e-15)
@@ -66,7 +53,7 @@ def test_madgrad_learning_rate_zero_still_moves_as_the_official_code():
 
 def test_madgrad_epsilon_zero_leaves_zero_gradient_coordinates_in_place():
     for momentum in (0.9, 0.0):
-        got = _apply(koz.ZooMADGRAD(learning_rate=0.1, epsilon=0.0, momentum=momentum), [1.0, 1.0],
+        got = run_steps(koz.ZooMADGRAD(learning_rate=0.1, epsilon=0.0, momentum=momentum), [1.0, 1.0],
                      [np.array([2.0, 0.0])] * 3)
         assert np.all(np.isfinite(got)) and got[1] == 1.0 and got[0] < 1.0
 
@@ -82,7 +69,7 @@ def test_madgrad_weight_decay_forms_and_exclusions(decouple_decay):
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     for g in grads:
         optimizer.apply_gradients([(tf.constant(g), decayed), (tf.constant(g), excluded)])
-    plain = _apply(koz.ZooMADGRAD(learning_rate=0.05), w0, grads)
+    plain = run_steps(koz.ZooMADGRAD(learning_rate=0.05), w0, grads)
     np.testing.assert_array_equal(excluded.numpy(), plain)
     variant = {k: v for k, v in kwargs.items() if k != "learning_rate"}
     (want,) = run_reference(reference.madgrad, variant, [w0], [[(g, g)] for g in grads], [f32(0.05)] * 5)

@@ -8,20 +8,11 @@ import tensorflow as tf
 
 import keras_optim_zoo as koz
 import reference
-from harness import TEST_FUSE_MIN_SIZE
+from harness import apply_steps, f32, TEST_FUSE_MIN_SIZE
 
 
 # Optimizers here are made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the fused path,
 # whatever the production threshold.
-
-def f32(x):
-    return float(np.float32(x))
-
-
-def _apply(optimizer, variable, grads, dtype="float64"):
-    for g in grads:
-        optimizer.apply_gradients([(tf.constant(g, dtype), variable)])
-    return variable.numpy()
 
 
 # --------------------------------------------------------------------------- LARS exclusions
@@ -123,7 +114,7 @@ def test_novograd_is_invariant_to_the_gradient_scale():
     rng = np.random.default_rng(6)
     w0, grads = rng.normal(size=(4, 3)), [rng.normal(size=(4, 3)) for _ in range(15)]
     runs = [
-        _apply(koz.ZooNovoGrad(learning_rate=0.05, epsilon=0.0), keras.Variable(w0, dtype="float64"),
+        apply_steps(koz.ZooNovoGrad(learning_rate=0.05, epsilon=0.0), keras.Variable(w0, dtype="float64"),
                [g * scale for g in grads])
         for scale in (1.0, 1e-6, 1e6)
     ]
@@ -135,7 +126,7 @@ def test_novograd_first_step_is_per_variable():
     """A variable whose first gradient is zero starts v at its first non-zero gradient."""
     variable = keras.Variable(np.zeros(2), dtype="float64")
     optimizer = koz.ZooNovoGrad(learning_rate=0.1, beta_2=0.9)
-    _apply(optimizer, variable, [np.zeros(2), np.array([0.6, 0.8])])
+    apply_steps(optimizer, variable, [np.zeros(2), np.array([0.6, 0.8])])
     assert float(optimizer.get_slot(variable, "velocity").numpy()) == pytest.approx(1.0, rel=1e-15)
     np.testing.assert_allclose(variable.numpy(), [-0.06, -0.08], rtol=1e-6)  # a unit step, not 1/sqrt(0.1)
 

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import keras_optim_zoo as koz
-from harness import TEST_FUSE_MIN_SIZE, SHAPES, gradient_stream, least_squares
+from harness import apply_steps, descend, f32, gradient_stream, least_squares, SHAPES, TEST_FUSE_MIN_SIZE
 from optimizer_table import ROWS_BY_NAME
 from reference.dadapt_adam import run_jointly
 
@@ -20,16 +20,6 @@ from reference.dadapt_adam import run_jointly
 # whatever the production threshold.
 
 LR_FREE = ["zoo_prodigy", "zoo_dadapt_adam"]
-
-
-def f32(x):
-    return float(np.float32(x))
-
-
-def _apply(optimizer, variable, grads, dtype="float64"):
-    for g in grads:
-        optimizer.apply_gradients([(tf.constant(g, dtype), variable)])
-    return variable.numpy()
 
 
 # --------------------------------------------------------------------------- Prodigy / D-Adapt Adam
@@ -181,7 +171,7 @@ def test_cocob_first_step_moves_each_weight_by_one_over_alpha():
     w0 = np.array([0.5, -1.0, 2.0, 0.0])
     g = np.array([3.0, -1e-3, 0.0, 250.0])
     variable = keras.Variable(w0, dtype="float64")
-    _apply(koz.ZooCOCOB(alpha=100.0), variable, [g])
+    apply_steps(koz.ZooCOCOB(alpha=100.0), variable, [g])
     np.testing.assert_allclose(variable.numpy(), w0 - np.sign(g) / 100.0, rtol=1e-15)
     assert variable.numpy()[2] == 2.0  # a zero gradient (L = epsilon, no 0/0) leaves the weight alone
 
@@ -196,7 +186,7 @@ def test_cocob_is_learning_rate_free():
             warnings.simplefilter("always")
             optimizer = koz.ZooCOCOB(learning_rate=lr)
         assert any("learning-rate free" in str(w.message) for w in caught) == (lr != 1.0)
-        results.append(_apply(optimizer, keras.Variable(w0, dtype="float64"), grads))
+        results.append(apply_steps(optimizer, keras.Variable(w0, dtype="float64"), grads))
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], results[2])
     assert np.max(np.abs(results[0] - w0)) > 0.02
@@ -212,18 +202,7 @@ def test_cocob_solves_least_squares_at_any_scale_with_default_arguments(scale):
     best = 0.5 * np.mean((a @ x_opt - b) ** 2)
 
     def run(optimizer, steps=600):
-        x = keras.Variable(np.zeros((a.shape[1], 1)), dtype="float64")
-
-        @tf.function
-        def step():
-            with tf.GradientTape() as tape:
-                loss = 0.5 * tf.reduce_mean(tf.square(tf.matmul(a, x.value) - b))
-            optimizer.apply_gradients([(tape.gradient(loss, x.value), x)])
-            return loss
-
-        first = float(step())
-        for _ in range(steps):
-            last = float(step())
+        first, last = descend(optimizer, a, b, steps, "float64")
         return (last - best) / (first - best)
 
     assert run(koz.ZooCOCOB()) < 1e-3

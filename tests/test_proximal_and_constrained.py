@@ -7,16 +7,7 @@ import pytest
 import tensorflow as tf
 
 import keras_optim_zoo as koz
-
-
-def f32(x):
-    return float(np.float32(x))
-
-
-def _apply(optimizer, variable, grads, dtype="float64"):
-    for g in grads:
-        optimizer.apply_gradients([(tf.constant(g, dtype), variable)])
-    return variable.numpy()
+from harness import apply_steps
 
 
 # --------------------------------------------------------------------------- ProximalAdagrad
@@ -43,7 +34,7 @@ def test_proximal_adagrad_equals_the_tensorflow_kernel(l1, l2, initial):
         l2_regularization_strength=l2,
     )
     variable = keras.Variable(w0, dtype="float64")
-    got = _apply(optimizer, variable, grads)
+    got = apply_steps(optimizer, variable, grads)
     assert np.max(np.abs(got - w0)) > 0.1
     np.testing.assert_allclose(optimizer.get_slot(variable, "accumulator").numpy(), accum.numpy(), rtol=1e-14)
     np.testing.assert_allclose(got, var.numpy(), rtol=1e-12, atol=1e-14)
@@ -105,13 +96,13 @@ def test_conditional_gradient_one_step_by_hand_and_tfa_form():
     # Frobenius: s = -lambda * g / ||g|| = -[0, 1]; w <- (1 - 0.25) w + 0.25 s.
     variable = keras.Variable(np.array([3.0, 4.0]), dtype="float64")
     optimizer = koz.ZooConditionalGradient(learning_rate=0.25, lambda_=1.0, epsilon=0.0)
-    _apply(optimizer, variable, [np.array([0.0, 2.0])])
+    apply_steps(optimizer, variable, [np.array([0.0, 2.0])])
     np.testing.assert_allclose(variable.numpy(), [2.25, 2.75], rtol=1e-15)
     # TFA computed w <- lr * w - (1 - lr) * lambda_ * g / (||g|| + eps): its lr is 1 - ours.
     rng = np.random.default_rng(4)
     w, tfa_lr = rng.normal(size=(3, 4)), 0.875
     grads = [rng.normal(size=(3, 4)) for _ in range(10)]
-    zoo = _apply(
+    zoo = apply_steps(
         koz.ZooConditionalGradient(learning_rate=1 - tfa_lr, lambda_=0.5), keras.Variable(w, dtype="float64"), grads
     )
     for g in grads:
@@ -149,10 +140,10 @@ def test_conditional_gradient_iterates_stay_in_the_ball(ord):
 def test_conditional_gradient_nuclear_direction_is_the_top_singular_pair():
     g = np.diag([3.0, 1.0, 0.5])[:, :2]  # 3 x 2, top singular pair e_1, e_1
     variable = keras.Variable(np.zeros((3, 2)), dtype="float64")
-    _apply(koz.ZooConditionalGradient(learning_rate=0.5, lambda_=4.0, ord="nuclear"), variable, [g])
+    apply_steps(koz.ZooConditionalGradient(learning_rate=0.5, lambda_=4.0, ord="nuclear"), variable, [g])
     np.testing.assert_allclose(variable.numpy(), [[-2.0, 0.0], [0.0, 0.0], [0.0, 0.0]], atol=1e-15)
     # A zero gradient gives s = 0 (the SVD's arbitrary unit vectors are not used): w <- (1 - lr) w.
-    _apply(koz.ZooConditionalGradient(learning_rate=0.5, ord="nuclear"), variable, [np.zeros((3, 2))])
+    apply_steps(koz.ZooConditionalGradient(learning_rate=0.5, ord="nuclear"), variable, [np.zeros((3, 2))])
     np.testing.assert_allclose(variable.numpy(), [[-1.0, 0.0], [0.0, 0.0], [0.0, 0.0]], atol=1e-15)
 
 

@@ -6,16 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_optim_zoo as koz
-
-
-def f32(x):
-    return float(np.float32(x))
-
-
-def _apply(optimizer, variable, grads, dtype="float64"):
-    for g in grads:
-        optimizer.apply_gradients([(tf.constant(g, dtype), variable)])
-    return variable.numpy()
+from harness import apply_steps
 
 
 # --------------------------------------------------------------------------- SGDW
@@ -25,10 +16,10 @@ def test_sgdw_default_decay_is_the_raw_coefficient_as_in_tfa_and_the_paper():
     w0 = np.array([1.0, -2.0, 4.0])
     zeros = [np.zeros(3)] * 10
     for lr in (0.5, 0.001):
-        got = _apply(koz.ZooSGDW(learning_rate=lr, weight_decay=0.125, momentum=0.9),
+        got = apply_steps(koz.ZooSGDW(learning_rate=lr, weight_decay=0.125, momentum=0.9),
                      keras.Variable(w0, dtype="float64"), zeros)
         np.testing.assert_allclose(got, 0.875**10 * w0, rtol=1e-14)
-    got = _apply(
+    got = apply_steps(
         koz.ZooSGDW(learning_rate=0.5, weight_decay=0.125, momentum=0.9, weight_decay_scaling="learning_rate"),
         keras.Variable(w0, dtype="float64"), zeros,
     )
@@ -69,7 +60,7 @@ def test_sgdw_decoupled_decay_differs_from_l2_only_through_the_momentum():
     def sgdw(momentum):
         optimizer = koz.ZooSGDW(learning_rate=lr, weight_decay=wd, momentum=momentum,
                                 weight_decay_scaling="learning_rate")
-        return _apply(optimizer, keras.Variable(w0, dtype="float64"), grads)
+        return apply_steps(optimizer, keras.Variable(w0, dtype="float64"), grads)
 
     np.testing.assert_allclose(sgdw(0.0), l2(0.0), rtol=1e-12)
     decoupled, coupled = sgdw(0.9), l2(0.9)

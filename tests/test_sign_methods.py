@@ -6,14 +6,11 @@ import pytest
 import tensorflow as tf
 
 import keras_optim_zoo as koz
-from harness import TEST_FUSE_MIN_SIZE, gradient_stream, run_zoo
+from harness import gradient_stream, run_zoo, TEST_FUSE_MIN_SIZE
 
 
 # Optimizers here are made with fuse_min_size=TEST_FUSE_MIN_SIZE: small test shapes take the fused path,
 # whatever the production threshold.
-
-def f32(x):
-    return float(np.float32(x))
 
 
 # --------------------------------------------------------------------------- sign methods
