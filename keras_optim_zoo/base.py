@@ -400,14 +400,8 @@ class ZooOptimizer(KerasAdapter, keras.optimizers.Optimizer):
 
     def _kernel_decay(self, grads, variables):
         """Indices of the variables whose decoupled decay runs inside their fused update (one pass
-        over the weights instead of two): the TF fused path, a non-zero ``weight_decay``."""
-        if not (
-            self._decoupled_decay()
-            and self.weight_decay
-            and self.fused
-            and self._fusable()
-            and keras.backend.backend() == "tensorflow"
-        ):
+        over the weights instead of two): the TF fused path (``_fuses``), a non-zero ``weight_decay``."""
+        if not (self._decoupled_decay() and self.weight_decay):
             return frozenset()
         return frozenset(self._index_of(v) for g, v in zip(grads, variables) if self._decays_in_kernel(g, v))
 

@@ -24,6 +24,8 @@ step lives on the optimizer.
 
 from __future__ import annotations
 
+import re
+
 import keras
 
 from keras_optim_zoo import sparse
@@ -79,11 +81,15 @@ def find_optimizer(optimizer, cls):
 
 
 def variable_name(variable):
+    """A variable's path (Keras variables), else its name."""
     return getattr(variable, "path", None) or variable.name
 
 
-def _tf_variable(variable):
-    return variable.value if isinstance(variable, keras.Variable) else variable
+def matches_any(variable, patterns):
+    """Whether one of the regular expressions ``patterns`` is found (``re.search``) in the
+    variable's path (``variable_name``)."""
+    path = variable_name(variable)
+    return any(re.search(pattern, path) for pattern in patterns)
 
 
 class VariableAccess:
@@ -112,14 +118,14 @@ class VariableAccess:
                 distribution.extended.update(variable, fn, args=tuple(values[i] for values in lists), group=False)
 
         tf.__internal__.distribute.interim.maybe_merge_call(
-            update_all, self._distribution_strategy, [_tf_variable(v) for v in variables], *per_variable
+            update_all, self._distribution_strategy, [sparse._tf_variable(v) for v in variables], *per_variable
         )
 
     def all_reduce_gradients(self, grads, variables):
         """The gradients summed over replicas (TF, inside a replica context), else as given."""
         if keras.backend.backend() != "tensorflow":
             return list(grads)
-        pairs = self._all_reduce_sum_gradients(list(zip(grads, [_tf_variable(v) for v in variables])))
+        pairs = self._all_reduce_sum_gradients(list(zip(grads, [sparse._tf_variable(v) for v in variables])))
         return [g for g, _ in pairs]
 
 

@@ -72,11 +72,9 @@ def epsilon(default=1e-7, doc="added to the denominator"):
     """A non-negative epsilon; ``None`` is the Keras 2 spelling of 1e-7 (with a DeprecationWarning)."""
 
     def check(n, value):
-        if value is None:
-            from keras_optim_zoo.base import keras2_epsilon
+        from keras_optim_zoo.base import ZooOptimizer  # the base imports this module
 
-            return keras2_epsilon()
-        return checks.non_negative(n, value)
+        return ZooOptimizer._epsilon(value)
 
     return Hyperparameter("epsilon", default, check, "float >= 0 (``None``: Keras 2's 1e-7)", doc)
 

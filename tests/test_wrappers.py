@@ -610,3 +610,13 @@ def test_assign_if_cond_equals_select_bit_for_bit(make, mode):
     if mode == "graph":  # the forms really differ: a cond op in one graph only
         assert {"If", "StatelessIf"} & cond_ops
         assert not {"If", "StatelessIf"} & select_ops
+
+
+def test_fuse_min_size_is_the_wrappers_own_or_its_inner_optimizers_through_nesting():
+    """The threshold of a wrapper's cond-or-select choice (``assign_if``): its own argument, else
+    the inner optimizer's, through nested wrappers; the default around a Keras built-in."""
+    inner = koz.ZooAdam(fuse_min_size=123)
+    assert Lookahead(SWA(inner)).fuse_min_size == 123
+    assert Lookahead(SWA(inner), fuse_min_size=7).fuse_min_size == 7
+    assert Lookahead(keras.optimizers.Adam()).fuse_min_size == 1 << 15
+    assert koz.ZooRanger(fuse_min_size=5).fuse_min_size == 5

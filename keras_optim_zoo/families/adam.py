@@ -2,7 +2,6 @@
 
 from keras import ops
 
-from keras_optim_zoo import checks
 from keras_optim_zoo.base import ZooOptimizer
 from keras_optim_zoo.moments import ema
 from keras_optim_zoo.spec import beta, epsilon
@@ -19,14 +18,15 @@ ADAM_HYPERPARAMETERS = (
 class AdamFamily(ZooOptimizer):
     """Shared hyper-parameters and moment slots of the Adam family (beta_1, beta_2, epsilon)."""
 
-    _config_keys = ("beta_1", "beta_2", "epsilon")
+    _config_keys = tuple(h.name for h in ADAM_HYPERPARAMETERS)
     _supports_cautious = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        # For the family members whose spec does not declare its hyperparameters yet: the same
+        # checks as ADAM_HYPERPARAMETERS (a spec-made constructor does not call this one).
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = checks.beta("beta_1", beta_1)
-        self.beta_2 = checks.beta("beta_2", beta_2)
-        self.epsilon = self._epsilon(epsilon)
+        for hyperparameter, value in zip(ADAM_HYPERPARAMETERS, (beta_1, beta_2, epsilon)):
+            setattr(self, hyperparameter.name, hyperparameter.check(hyperparameter.name, value))
 
     def _slot_specs(self):
         return [("momentum", "zeros"), ("velocity", "zeros")]

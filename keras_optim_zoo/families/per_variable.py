@@ -2,6 +2,7 @@
 variable takes weight decay, whether its step is adapted by a trust ratio."""
 
 from keras_optim_zoo.base import ZooOptimizer
+from keras_optim_zoo.keras_adapter import matches_any
 
 
 class PerVariableChoices(ZooOptimizer):
@@ -23,6 +24,15 @@ class PerVariableChoices(ZooOptimizer):
     def _decays(self, variable):
         """Whether ``variable`` takes weight decay (``exclude_from_weight_decay`` honoured)."""
         return bool(self.weight_decay) and self._use_weight_decay(self._keras_variable(variable))
+
+    def _adapts(self, variable):
+        """Whether ``variable``'s step is scaled by the trust ratio (LARS, LAMB): not matched by
+        ``exclude_from_layer_adaptation``; ``None`` means the weight-decay exclusions (as TFA's
+        LAMB and tensorflow/models)."""
+        keras_variable = self._keras_variable(variable)
+        if self.exclude_from_layer_adaptation is None:
+            return self._use_weight_decay(keras_variable)
+        return not matches_any(keras_variable, self.exclude_from_layer_adaptation)
 
     def _fuses(self, variable):
         uniform = len({self._choices(v) for v in self._built_variables()}) <= 1

@@ -1,18 +1,17 @@
 """LAMB: Adam with a layer-wise (per-variable) trust ratio, weight decay inside the ratio."""
 
-import re
-
 from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo.moments import bias_correction, const, trust_ratio
 from keras_optim_zoo.families.adam import AdamFamily
+from keras_optim_zoo.families.per_variable import PerVariableChoices
 from keras_optim_zoo.registry import register
 from keras_optim_zoo.spec import OptimizerSpec
 
 
 @register
-class ZooLamb(AdamFamily):
+class ZooLamb(PerVariableChoices, AdamFamily):
     """LAMB: layer-wise adaptive moments, Adam scaled per variable by the trust ratio ||w|| / ||u||.
 
     Update for each variable ``w`` (``g`` gradient, ``lr`` learning rate, ``t`` the 1-based step,
@@ -93,27 +92,11 @@ class ZooLamb(AdamFamily):
             )
 
     # ------------------------------------------------------------------ per-variable choices
-    def _keras_variable(self, variable):
-        return self._built_variables()[self._index_of(variable)]
-
     def _choices(self, variable):
         """``(decay inside the trust ratio, adapt)`` for ``variable``: Python decisions, per variable."""
-        variable = self._keras_variable(variable)
-        decays = self._use_weight_decay(variable)
-        if self.exclude_from_layer_adaptation is None:
-            adapts = decays  # TFA: the weight-decay exclusions, unless told otherwise
-        else:
-            path = getattr(variable, "path", None) or variable.name
-            adapts = not any(re.search(pattern, path) for pattern in self.exclude_from_layer_adaptation)
+        decays = self._use_weight_decay(self._keras_variable(variable))
         inside = bool(self.weight_decay) and self.weight_decay_in_trust_ratio and decays
-        return inside, adapts
-
-    def _fuses(self, variable):
-        # The fused kernel is traced once per shape and dtype and reused across variables; the
-        # per-variable choices above are made while tracing, so fuse only when they are the same
-        # for every variable.
-        uniform = len({self._choices(v) for v in self._built_variables()}) <= 1
-        return uniform and super()._fuses(variable)
+        return inside, self._adapts(variable)
 
     def _decoupled_decay(self):
         return not self.weight_decay_in_trust_ratio  # else inside the trust ratio, in `_update`

@@ -1,7 +1,5 @@
 """LARS: SGD with momentum and a layer-wise (per-variable) trust ratio."""
 
-import re
-
 from keras import ops
 
 from keras_optim_zoo import checks
@@ -85,14 +83,7 @@ class ZooLARS(PerVariableChoices):
 
     def _choices(self, variable):
         """``(decays, adapts)`` for ``variable``."""
-        decays = self._decays(variable)
-        if self.exclude_from_layer_adaptation is None:
-            adapts = self._use_weight_decay(self._keras_variable(variable))
-        else:
-            keras_variable = self._keras_variable(variable)
-            path = getattr(keras_variable, "path", None) or keras_variable.name
-            adapts = not any(re.search(pattern, path) for pattern in self.exclude_from_layer_adaptation)
-        return decays, adapts
+        return self._decays(variable), self._adapts(variable)
 
     def _slot_specs(self):
         return [("momentum", "zeros")] if self.momentum else []

@@ -138,7 +138,6 @@ class ZooRanger(Lookahead):
     weight_decay_scaling = inner_argument("weight_decay_scaling")
     skip_nonfinite = inner_argument("skip_nonfinite")
     fused = inner_argument("fused")
-    fuse_min_size = inner_argument("fuse_min_size")
     cautious = inner_argument("cautious")
     state_dtype = inner_argument("state_dtype")
     state_rounding = inner_argument("state_rounding")

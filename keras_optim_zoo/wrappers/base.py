@@ -164,6 +164,14 @@ class OptimizerWrapper(WrapperAdapter, keras.optimizers.Optimizer):
         self.inner_optimizer.learning_rate = learning_rate
 
     @property
+    def fuse_min_size(self):
+        """The wrapper's ``fuse_min_size`` if it was given one, else its inner optimizer's (through
+        any nesting; the default around a Keras built-in)."""
+        if self._fuse_min_size is not None:
+            return self._fuse_min_size
+        return policy.fuse_min_size_of(self.inner_optimizer)
+
+    @property
     def iterations(self):
         """The inner optimizer's step count (steps it skipped are not counted)."""
         return self.inner_optimizer.iterations
@@ -288,9 +296,7 @@ class OptimizerWrapper(WrapperAdapter, keras.optimizers.Optimizer):
         form the JAX backend needs (Keras's JAX optimizers avoid assignments inside ``lax.cond``).
         Both forms give the same values (``tests/test_wrappers.py`` checks them bit for bit).
         """
-        min_size = self._fuse_min_size
-        if min_size is None:
-            min_size = policy.fuse_min_size_of(self.inner_optimizer)
+        min_size = self.fuse_min_size
         if keras.backend.backend() == "tensorflow" and all(policy.is_large(t, min_size) for t in targets):
             import tensorflow as tf
 

@@ -12,13 +12,12 @@ centralizes.
 
 from __future__ import annotations
 
-import re
-
 import keras
 from keras import ops
 
 from keras_optim_zoo import checks
 from keras_optim_zoo import sparse
+from keras_optim_zoo.keras_adapter import matches_any
 from keras_optim_zoo.registry import PACKAGE
 from keras_optim_zoo.wrappers.base import OptimizerWrapper, compute_dtype, const
 
@@ -113,10 +112,6 @@ def unitwise_clip(gradient, variable, clipping=0.01, eps=1e-3):
 
 
 # --------------------------------------------------------------------------- wrappers
-def _variable_path(variable):
-    return getattr(variable, "path", None) or variable.name
-
-
 class GradientTransform(OptimizerWrapper):
     """Base of the gradient-transform wrappers: transform the gradients, then step the inner
     optimizer with them.
@@ -152,8 +147,7 @@ class GradientTransform(OptimizerWrapper):
 
     def transforms(self, variable):
         """Whether ``variable``'s gradient is transformed (its path matches no ``exclude`` pattern)."""
-        path = _variable_path(variable)
-        return not any(re.search(pattern, path) for pattern in self.exclude)
+        return not matches_any(variable, self.exclude)
 
     def _apply_wrapped(self, grads, trainable_variables=None):
         grads = list(grads)
